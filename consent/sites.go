@@ -1,0 +1,234 @@
+// Package consent owns the sites file: each site's origins, policy version, analytics
+// mode, retention and consent categories. Later it also owns decisions and receipts.
+package consent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AnalyticsMode says whether a site's analytics need a consent receipt.
+type AnalyticsMode string
+
+const (
+	// ModeConsent stores analytics events only with a receipt that grants them.
+	ModeConsent AnalyticsMode = "consent"
+	// ModeExempt stores anonymous first-party audience measurement without consent
+	// (no cookie, no cross-site identifier, the daily hash only).
+	ModeExempt AnalyticsMode = "exempt"
+)
+
+// Defaults applied when the sites file leaves a field out.
+const (
+	DefaultRetentionDays = 395
+	MaxRetentionDays     = 3650
+)
+
+// Category is one group of technologies a visitor can grant or deny.
+type Category struct {
+	ID           string   `yaml:"id"`
+	Required     bool     `yaml:"required"`
+	Technologies []string `yaml:"technologies"`
+}
+
+// Site is one website that embeds Consentry.
+type Site struct {
+	ID            string        `yaml:"id"`
+	Origins       []string      `yaml:"origins"`
+	PolicyVersion string        `yaml:"policy_version"`
+	AnalyticsMode AnalyticsMode `yaml:"analytics_mode"`
+	RetentionDays int           `yaml:"retention_days"`
+	QueryParams   []string      `yaml:"query_params"`
+	Categories    []Category    `yaml:"categories"`
+
+	origins map[string]bool
+	hosts   map[string]bool
+	params  map[string]bool
+}
+
+// AllowsOrigin reports whether origin (scheme://host[:port]) is one of the site's origins.
+func (s *Site) AllowsOrigin(origin string) bool { return s.origins[strings.ToLower(origin)] }
+
+// IsOwnHost reports whether host (no port) belongs to one of the site's origins.
+func (s *Site) IsOwnHost(host string) bool { return s.hosts[strings.ToLower(host)] }
+
+// AllowsQueryParam reports whether the query parameter name may be kept in stored URLs.
+func (s *Site) AllowsQueryParam(name string) bool { return s.params[name] }
+
+// Sites is the validated, immutable set of configured sites.
+type Sites struct {
+	list    []*Site
+	byID    map[string]*Site
+	origins map[string]bool
+}
+
+// Lookup returns the site with the given id, or nil.
+func (ss *Sites) Lookup(id string) *Site { return ss.byID[id] }
+
+// All returns every site in file order.
+func (ss *Sites) All() []*Site { return ss.list }
+
+// AnyAllowsOrigin reports whether any site lists origin; preflight requests carry no site id.
+func (ss *Sites) AnyAllowsOrigin(origin string) bool { return ss.origins[strings.ToLower(origin)] }
+
+var (
+	idPattern      = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	paramPattern   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	knownTechs     = map[string]bool{"cookie": true, "beacon": true, "pixel": true, "link": true, "storage": true, "script": true, "iframe": true}
+	maxPolicyBytes = 64
+)
+
+// LoadSites reads and validates a sites file; the error names file, site and field of
+// every problem found, not only the first.
+func LoadSites(path string) (*Sites, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sites file: %w", err)
+	}
+	return ParseSites(path, data)
+}
+
+type sitesFile struct {
+	Sites []*Site `yaml:"sites"`
+}
+
+// ParseSites validates the YAML in data; name is used in error messages.
+func ParseSites(name string, data []byte) (*Sites, error) {
+	var f sitesFile
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	var errs []error
+	fail := func(where, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s: %s", name, where, fmt.Sprintf(format, args...)))
+	}
+	if len(f.Sites) == 0 {
+		fail("sites", "at least one site is required")
+	}
+	ss := &Sites{byID: map[string]*Site{}, origins: map[string]bool{}}
+	for i, s := range f.Sites {
+		where := fmt.Sprintf("sites[%d]", i)
+		if s == nil {
+			fail(where, "empty entry")
+			continue
+		}
+		if s.ID != "" {
+			where = fmt.Sprintf("site %q", s.ID)
+		}
+		validateSite(s, func(field, format string, args ...any) { fail(where+": "+field, format, args...) })
+		if s.ID != "" && ss.byID[s.ID] != nil {
+			fail(where+": id", "duplicate site id")
+		}
+		ss.byID[s.ID] = s
+		ss.list = append(ss.list, s)
+		for o := range s.origins {
+			ss.origins[o] = true
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return ss, nil
+}
+
+func validateSite(s *Site, fail func(field, format string, args ...any)) {
+	if !idPattern.MatchString(s.ID) {
+		fail("id", "must match %s", idPattern)
+	}
+	s.origins, s.hosts, s.params = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if len(s.Origins) == 0 {
+		fail("origins", "at least one origin is required")
+	}
+	for j, o := range s.Origins {
+		host, err := parseOrigin(o)
+		if err != nil {
+			fail(fmt.Sprintf("origins[%d]", j), "%v", err)
+			continue
+		}
+		s.origins[strings.ToLower(o)] = true
+		s.hosts[host] = true
+	}
+	if s.PolicyVersion == "" || len(s.PolicyVersion) > maxPolicyBytes {
+		fail("policy_version", "is required, at most %d bytes", maxPolicyBytes)
+	}
+	switch s.AnalyticsMode {
+	case "":
+		s.AnalyticsMode = ModeConsent
+	case ModeConsent, ModeExempt:
+	default:
+		fail("analytics_mode", "must be %q or %q, not %q", ModeConsent, ModeExempt, s.AnalyticsMode)
+	}
+	if s.RetentionDays == 0 {
+		s.RetentionDays = DefaultRetentionDays
+	}
+	if s.RetentionDays < 1 || s.RetentionDays > MaxRetentionDays {
+		fail("retention_days", "must be between 1 and %d", MaxRetentionDays)
+	}
+	for j, p := range s.QueryParams {
+		if !paramPattern.MatchString(p) {
+			fail(fmt.Sprintf("query_params[%d]", j), "must match %s", paramPattern)
+		}
+		s.params[p] = true
+	}
+	validateCategories(s.Categories, fail)
+}
+
+func validateCategories(cats []Category, fail func(field, format string, args ...any)) {
+	if len(cats) == 0 {
+		fail("categories", "at least one category is required")
+	}
+	seen := map[string]bool{}
+	for j, c := range cats {
+		field := fmt.Sprintf("categories[%d]", j)
+		if !idPattern.MatchString(c.ID) {
+			fail(field+".id", "must match %s", idPattern)
+		}
+		if seen[c.ID] {
+			fail(field+".id", "duplicate category %q", c.ID)
+		}
+		seen[c.ID] = true
+		for k, t := range c.Technologies {
+			if !knownTechs[t] {
+				fail(fmt.Sprintf("%s.technologies[%d]", field, k), "unknown technology %q (known: %s)", t, strings.Join(sortedKeys(knownTechs), ", "))
+			}
+		}
+	}
+}
+
+// parseOrigin checks that o is scheme://host[:port] with nothing else, and returns the host.
+func parseOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	if err != nil {
+		return "", fmt.Errorf("not a URL: %q", o)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("%q: scheme must be http or https", o)
+	}
+	if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%q: must be scheme://host[:port] only", o)
+	}
+	if strings.HasSuffix(o, "/") {
+		return "", fmt.Errorf("%q: no trailing slash (browsers send origins without one)", o)
+	}
+	return strings.ToLower(u.Hostname()), nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,7 +61,7 @@ var (
 
 // WriterConfig sets the queue size and flush policy.
 type WriterConfig struct {
-	QueueSize     int           // events held in memory before Enqueue answers ErrQueueFull
+	QueueSize     int           // events held in memory (queued or in an unconfirmed batch) before Enqueue answers ErrQueueFull
 	BatchRows     int           // flush when this many events are pending
 	FlushInterval time.Duration // flush at least this often when anything is pending
 	InsertTimeout time.Duration // one insert attempt
@@ -79,10 +80,10 @@ type signalKey struct {
 	site, signal string
 }
 
+// item is one queued event or signal; pointers keep the channel's buffer small.
 type item struct {
-	event  Event
-	signal signalKey
-	isSig  bool
+	event  *Event
+	signal *signalKey
 }
 
 // Writer is a bounded queue with one loop that writes batches to a Sink. Enqueue never
@@ -94,6 +95,7 @@ type Writer struct {
 	metrics *Metrics
 
 	q      chan item
+	held   atomic.Int64 // events accepted and not yet confirmed by the sink
 	mu     sync.RWMutex // guards closed against in-flight Enqueue calls
 	closed bool
 	stop   chan context.Context
@@ -101,6 +103,9 @@ type Writer struct {
 
 	stopping context.Context // set by the loop goroutine only, when Close was called
 }
+
+// signalSlack is room in the channel for signals beside QueueSize events.
+const signalSlack = 4096
 
 // NewWriter starts the writer loop. Call Close to drain it.
 func NewWriter(cfg WriterConfig, sink Sink, log *slog.Logger, m *Metrics) *Writer {
@@ -125,19 +130,34 @@ func NewWriter(cfg WriterConfig, sink Sink, log *slog.Logger, m *Metrics) *Write
 	}
 	w := &Writer{
 		cfg: cfg, sink: sink, log: log, metrics: m,
-		q: make(chan item, cfg.QueueSize), stop: make(chan context.Context), done: make(chan error, 1),
+		q: make(chan item, cfg.QueueSize+signalSlack), stop: make(chan context.Context), done: make(chan error, 1),
 	}
-	m.setQueueDepth(func() float64 { return float64(len(w.q)) })
+	m.setQueueDepth(func() float64 { return float64(w.held.Load()) })
 	go func() { w.done <- w.loop() }()
 	return w
 }
 
-// Enqueue queues an event without blocking; ErrQueueFull when the queue is at capacity.
-func (w *Writer) Enqueue(e Event) error { return w.push(item{event: e}) }
+// Enqueue queues an event without blocking; ErrQueueFull when QueueSize events are
+// already held.
+func (w *Writer) Enqueue(e Event) error {
+	if w.held.Add(1) > int64(w.cfg.QueueSize) {
+		w.held.Add(-1)
+		w.metrics.queueFull.Inc()
+		return ErrQueueFull
+	}
+	if err := w.push(item{event: &e}); err != nil {
+		w.held.Add(-1)
+		return err
+	}
+	return nil
+}
+
+// Held returns how many events are queued or in a batch not yet confirmed.
+func (w *Writer) Held() int { return int(w.held.Load()) }
 
 // CountSignal adds one to the anonymous count of signal for site on day.
 func (w *Writer) CountSignal(day time.Time, site, signal string) error {
-	return w.push(item{signal: signalKey{day: Day(day), site: site, signal: signal}, isSig: true})
+	return w.push(item{signal: &signalKey{day: Day(day), site: site, signal: signal}})
 }
 
 func (w *Writer) push(it item) error {
@@ -176,11 +196,11 @@ type pending struct {
 }
 
 func (p *pending) add(it item) {
-	if it.isSig {
-		p.signals[it.signal]++
+	if it.signal != nil {
+		p.signals[*it.signal]++
 		return
 	}
-	p.events = append(p.events, it.event)
+	p.events = append(p.events, *it.event)
 }
 
 func (p *pending) empty() bool { return len(p.events) == 0 && len(p.signals) == 0 }
@@ -277,6 +297,7 @@ func (w *Writer) writeOnce(parent context.Context, p *pending) error {
 			return fmt.Errorf("write %d events: %w", len(p.events), err)
 		}
 		w.metrics.observeBatch("events", len(p.events), time.Since(start))
+		w.held.Add(-int64(len(p.events)))
 		p.events = p.events[:0]
 	}
 	if len(p.signals) > 0 {

@@ -143,28 +143,19 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := collector.NewMetrics(reg)
-	store := collector.NewClickHouse(conn)
-	hasher := collector.NewHasher(store, nil)
-	if err := hasher.Refresh(ctx); err != nil {
-		return fmt.Errorf("load salts: %w", err)
-	}
-	agents, err := collector.NewAgentParser(c.UACache)
+	bg, stopBackground := context.WithCancel(context.Background())
+	defer stopBackground()
+	svc, err := collector.Start(bg, conn, collector.ServiceConfig{Writer: c.Writer, UACache: c.UACache, SaltRefresh: c.SaltRefresh}, reg, log)
 	if err != nil {
 		return err
 	}
-	writer := collector.NewWriter(c.Writer, store, log, metrics)
-	coll := collector.New(agents, hasher, writer, metrics, nil)
-
-	bg, stopBackground := context.WithCancel(context.Background())
-	defer stopBackground()
-	go hasher.Run(bg, c.SaltRefresh, func(err error) { log.Error("salt refresh failed", "err", err) })
+	writer := svc.Writer
 	go retention.New(conn, c.sites, nil, log).Run(bg, c.RetentionInterval)
 
 	app := server.New(server.Config{
 		MaxBody: c.MaxBody, Limits: c.Limits, RateLimit: c.RateLimit, RateClients: c.RateClients,
 		TrustedProxies: c.trustedProxies, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-	}, server.Deps{Sites: c.sites, Collector: coll, Ready: conn.Ping, Registry: reg, Log: log})
+	}, server.Deps{Sites: c.sites, Collector: svc, Ready: conn.Ping, Registry: reg, Log: log})
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

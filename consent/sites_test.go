@@ -1,0 +1,98 @@
+package consent
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestExampleSitesFileLoads(t *testing.T) {
+	ss, err := LoadSites("../sites.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ss.All()) != 2 {
+		t.Fatalf("want 2 sites, got %d", len(ss.All()))
+	}
+	shop := ss.Lookup("shop")
+	if shop == nil || shop.AnalyticsMode != ModeExempt || shop.RetentionDays != 395 {
+		t.Fatalf("shop parsed wrong: %+v", shop)
+	}
+	if !shop.AllowsOrigin("http://localhost:8081") || shop.AllowsOrigin("http://localhost:8082") {
+		t.Error("origin check wrong")
+	}
+	if !shop.IsOwnHost("shop.example") || !shop.AllowsQueryParam("utm_source") || shop.AllowsQueryParam("secret") {
+		t.Error("host or query param check wrong")
+	}
+	if !ss.AnyAllowsOrigin("http://localhost:8082") || ss.AnyAllowsOrigin("https://evil.example") {
+		t.Error("AnyAllowsOrigin wrong")
+	}
+}
+
+func TestSiteDefaults(t *testing.T) {
+	ss, err := ParseSites("s.yaml", []byte(`
+sites:
+  - id: a
+    origins: ["https://a.example"]
+    policy_version: v1
+    categories: [{id: necessary, required: true}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ss.Lookup("a")
+	if a.AnalyticsMode != ModeConsent || a.RetentionDays != DefaultRetentionDays {
+		t.Fatalf("defaults not applied: %+v", a)
+	}
+}
+
+func TestSitesValidationReportsEveryError(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string // every substring must appear in the one error
+	}{
+		{"empty file", ``, []string{"f.yaml: sites: at least one site is required"}},
+		{"unknown field", "sites:\n  - id: a\n    colour: red\n", []string{"f.yaml", "colour"}},
+		{"many problems in one site", `
+sites:
+  - id: Bad Id
+    origins: ["ftp://x", "https://ok.example/", "https://a.example/path"]
+    analytics_mode: sometimes
+    retention_days: 99999
+    query_params: ["bad param"]
+    categories:
+      - {id: necessary, technologies: [telepathy]}
+      - {id: necessary}
+`, []string{
+			`f.yaml: site "Bad Id": id: must match`,
+			`origins[0]: "ftp://x": scheme must be http or https`,
+			`origins[1]: "https://ok.example/": no trailing slash`,
+			`origins[2]: "https://a.example/path": must be scheme://host[:port] only`,
+			`policy_version: is required`,
+			`analytics_mode: must be "consent" or "exempt"`,
+			`retention_days: must be between 1 and 3650`,
+			`query_params[0]: must match`,
+			`categories[0].technologies[0]: unknown technology "telepathy"`,
+			`categories[1].id: duplicate category "necessary"`,
+		}},
+		{"duplicate sites and missing fields", `
+sites:
+  - {id: a, origins: ["https://a.example"], policy_version: v1, categories: [{id: c}]}
+  - {id: a, origins: ["https://b.example"], policy_version: v1, categories: [{id: c}]}
+  - {id: b}
+`, []string{`site "a": id: duplicate site id`, `site "b": origins: at least one origin is required`, `site "b": categories: at least one category is required`, `site "b": policy_version`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSites("f.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}

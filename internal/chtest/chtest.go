@@ -1,0 +1,76 @@
+// Package chtest gives tests a fresh database on the real ClickHouse that `make test`
+// starts (scripts/clickhouse.sh), dropped when the test ends.
+package chtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/consentry/consentry/schema"
+)
+
+// EnvServer names the ClickHouse server tests use, e.g. clickhouse://127.0.0.1:19000.
+// EnvRequire=1 (set by make test and CI) turns a missing server into a failure.
+const (
+	EnvServer  = "CONSENTRY_TEST_CLICKHOUSE"
+	EnvRequire = "CONSENTRY_TEST_REQUIRE_CLICKHOUSE"
+)
+
+// DSN returns the DSN of a new, uniquely named database (not yet created).
+func DSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvServer)
+	if base == "" {
+		if os.Getenv(EnvRequire) == "1" {
+			t.Fatalf("%s is not set; run the tests with `make test`", EnvServer)
+		}
+		t.Skipf("integration test needs a real ClickHouse: set %s (make test starts one and sets it)", EnvServer)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return strings.TrimRight(base, "/") + "/test_" + hex.EncodeToString(b[:])
+}
+
+// Open creates a fresh database, drops it when the test ends, and returns its DSN and a
+// connection to it. With migrate, every migration is applied.
+func Open(t testing.TB, migrate bool) (string, driver.Conn) {
+	t.Helper()
+	dsn := DSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := schema.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("open test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if os.Getenv("CONSENTRY_TEST_KEEP_DB") == "" {
+			_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+dsn[strings.LastIndex(dsn, "/")+1:])
+		}
+		conn.Close()
+	})
+	if migrate {
+		if _, err := schema.Migrate(ctx, conn); err != nil {
+			t.Fatalf("migrate test database: %v", err)
+		}
+	}
+	return dsn, conn
+}
+
+// Count runs a query returning one count.
+func Count(t testing.TB, conn driver.Conn, query string, args ...any) uint64 {
+	t.Helper()
+	var n uint64
+	if err := conn.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}

@@ -41,9 +41,9 @@ func TestScrubText(t *testing.T) {
 func TestScrubURL(t *testing.T) {
 	allow := func(k string) bool { return strings.HasPrefix(k, "utm_") || k == "ref" }
 	tests := []struct {
-		in                 string
+		in                string
 		path, query, utmS string
-		ok                 bool
+		ok                bool
 	}{
 		{"https://shop.example/a/b?utm_source=news&x=1#frag", "/a/b", "", "news", true},
 		{"https://shop.example", "/", "", "", true},

@@ -86,7 +86,9 @@ func newTestWriter(t *testing.T, cfg WriterConfig, sink Sink) (*Writer, *Metrics
 	return NewWriter(cfg, sink, slog.New(slog.NewTextHandler(io.Discard, nil)), m), m
 }
 
-func ev(path string) Event { return Event{Site: "shop", Type: TypePageview, Path: path, Time: time.Now()} }
+func ev(path string) Event {
+	return Event{Site: "shop", Type: TypePageview, Path: path, Time: time.Now()}
+}
 
 func TestWriterFlushesAtBatchRows(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {

@@ -53,7 +53,9 @@ func (v *validator) check(ok bool, flagName, format string, args ...any) {
 	}
 }
 
-func (v *validator) positive(flagName string, n int) { v.check(n > 0, flagName, "must be > 0, got %d", n) }
+func (v *validator) positive(flagName string, n int) {
+	v.check(n > 0, flagName, "must be > 0, got %d", n)
+}
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
 

@@ -16,8 +16,8 @@ import (
 type testClock struct{ t atomic.Pointer[time.Time] }
 
 func newTestClock(t time.Time) *testClock { c := &testClock{}; c.set(t); return c }
-func (c *testClock) set(t time.Time)     { c.t.Store(&t) }
-func (c *testClock) now() time.Time      { return *c.t.Load() }
+func (c *testClock) set(t time.Time)      { c.t.Store(&t) }
+func (c *testClock) now() time.Time       { return *c.t.Load() }
 
 func TestSaltRotationAndSharing(t *testing.T) {
 	ctx := context.Background()

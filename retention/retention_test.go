@@ -1,0 +1,81 @@
+package retention
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/consentry/consentry/collector"
+	"github.com/consentry/consentry/consent"
+	"github.com/consentry/consentry/internal/chtest"
+)
+
+func TestRetentionDropsOldPartitionsOnly(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.Open(t, true)
+	sites, err := consent.ParseSites("t.yaml", []byte(`
+sites:
+  - {id: shop, origins: ["https://shop.example"], policy_version: v1, retention_days: 30, categories: [{id: necessary, required: true}]}
+  - {id: blog, origins: ["https://blog.example"], policy_version: v1, retention_days: 395, categories: [{id: necessary, required: true}]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+	day := func(daysAgo int) time.Time { return time.Date(2026, 11, 24-daysAgo, 12, 0, 0, 0, time.UTC) }
+	ev := func(site string, daysAgo int) collector.Event {
+		return collector.Event{Time: day(daysAgo), Site: site, Type: "pageview", Path: "/"}
+	}
+	store := collector.NewClickHouse(conn)
+	if err := store.WriteEvents(ctx, []collector.Event{
+		ev("shop", 31), // older than 30 days: dropped
+		ev("shop", 30), // exactly 30 days ago: kept
+		ev("shop", 1),
+		ev("blog", 31), // blog keeps 395 days
+		ev("blog", 396),
+		ev("gone", 396), // a site removed from the file gets the default 395 days
+		ev("gone", 100),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.WriteSignals(ctx, []collector.SignalCount{
+		{Day: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1},  // September ends 55 days ago: dropped
+		{Day: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1}, // October ends 24 days ago: kept whole
+		{Day: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "gpc", Count: 1},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	job := New(conn, sites, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dropped, err := job.RunOnce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(dropped)
+	want := []string{"events/('blog',20251024)", "events/('gone',20251024)", "events/('shop',20261024)", "signals/('shop',202609)"}
+	if len(dropped) != len(want) {
+		t.Fatalf("dropped %v, want %v", dropped, want)
+	}
+	for i := range want {
+		if dropped[i] != want[i] {
+			t.Fatalf("dropped %v, want %v", dropped, want)
+		}
+	}
+	for q, n := range map[string]uint64{
+		"SELECT count() FROM events WHERE site = 'shop'":                                            2,
+		"SELECT count() FROM events WHERE site = 'blog'":                                            1,
+		"SELECT count() FROM events WHERE site = 'gone'":                                            1,
+		"SELECT count() FROM signals WHERE site = 'shop'":                                           2,
+		"SELECT count() FROM events WHERE ts < toDateTime('2026-10-25 00:00:00') AND site = 'shop'": 0,
+	} {
+		if got := chtest.Count(t, conn, q); got != n {
+			t.Errorf("%s = %d, want %d", q, got, n)
+		}
+	}
+	// A second run finds nothing more to drop.
+	if again, err := job.RunOnce(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("second run dropped %v (err %v)", again, err)
+	}
+}

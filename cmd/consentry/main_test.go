@@ -1,0 +1,206 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/consentry/consentry/internal/chtest"
+	"github.com/consentry/consentry/schema"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestServeConfigFlagsBeatEnvAndEnvBeatsDefaults(t *testing.T) {
+	dir := t.TempDir()
+	c, err := parseServe([]string{"--listen", "127.0.0.1:9999", "--sites", "../../sites.example.yaml", "--data-dir", dir}, env(map[string]string{
+		"CONSENTRY_LISTEN":          "127.0.0.1:1111", // the flag wins
+		"CONSENTRY_QUEUE_SIZE":      "77",
+		"CONSENTRY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
+		"CONSENTRY_FLUSH_INTERVAL":  "250ms",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "127.0.0.1:9999" || c.Writer.QueueSize != 77 || c.Writer.FlushInterval != 250*time.Millisecond || len(c.trustedProxies) != 2 {
+		t.Fatalf("config %+v", c)
+	}
+	if c.Writer.BatchRows != 10_000 || c.MaxBody != 8192 || c.sites.Lookup("shop") == nil {
+		t.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestServeConfigReportsEveryErrorAtOnce(t *testing.T) {
+	_, err := parseServe([]string{"--listen", "nowhere", "--max-body", "0", "--sites", "/nonexistent.yaml", "--clickhouse", "::bad"}, env(map[string]string{
+		"CONSENTRY_TRUSTED_PROXIES": "300.1.1.1",
+		"CONSENTRY_RATE_LIMIT":      "-1",
+		"CONSENTRY_LOG_FORMAT":      "xml",
+		"CONSENTRY_FLUSH_INTERVAL":  "0s",
+	}), io.Discard)
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"--listen (CONSENTRY_LISTEN)", "--max-body (CONSENTRY_MAX_BODY)", "--sites (CONSENTRY_SITES)", "--clickhouse (CONSENTRY_CLICKHOUSE)",
+		"--trusted-proxies (CONSENTRY_TRUSTED_PROXIES)", "--rate-limit", "--log-format", "--flush-interval"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if _, err := parseServe(nil, env(map[string]string{"CONSENTRY_QUEUE_SIZE": "many"}), io.Discard); err == nil || !strings.Contains(err.Error(), `CONSENTRY_QUEUE_SIZE="many"`) {
+		t.Errorf("bad env value not named: %v", err)
+	}
+}
+
+func TestMainUsageAndUnknownCommand(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), nil, env(nil), &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage") {
+		t.Fatalf("no args: code %d, %q", code, errOut.String())
+	}
+	if code := Main(context.Background(), []string{"fly"}, env(nil), &out, &errOut); code != 2 {
+		t.Fatalf("unknown command: code %d", code)
+	}
+}
+
+func TestMigrateCommandTwice(t *testing.T) {
+	dsn := chtest.DSN(t)
+	t.Cleanup(func() { dropDatabase(t, dsn) })
+	for i, want := range []string{"applied migration 0001", "schema is up to date"} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), []string{"migrate", "--clickhouse", dsn}, env(nil), &out, &errOut)
+		if code != 0 || !strings.Contains(out.String(), want) {
+			t.Fatalf("run %d: code %d, stdout %q, stderr %q", i+1, code, out.String(), errOut.String())
+		}
+	}
+}
+
+func dropDatabase(t *testing.T, dsn string) {
+	conn, err := schema.Open(context.Background(), dsn)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dsn[strings.LastIndex(dsn, "/")+1:])
+}
+
+// buildBinary builds cmd/consentry the way the README says, into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "consentry")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// SIGTERM with a full queue: the server stops accepting, drains every accepted event
+// into ClickHouse and exits 0.
+func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
+	dsn := chtest.DSN(t)
+	t.Cleanup(func() { dropDatabase(t, dsn) })
+	bin := buildBinary(t)
+	const queue = 150
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", "../../sites.example.yaml",
+		"--data-dir", t.TempDir(), "--queue-size", fmt.Sprint(queue), "--batch-rows", "100000", "--flush-interval", "1h", "--rate-limit", "0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	var logs bytes.Buffer
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.Write(sc.Bytes())
+			logs.WriteByte('\n')
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+			}
+		}
+		close(addr)
+	}()
+	var base string
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("server exited before listening:\n%s", logs.String())
+		}
+		base = "http://" + a
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not start")
+	}
+
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 60 {
+				body := fmt.Sprintf(`{"site":"shop","type":"pageview","url":"https://shop.example/w%d/%d"}`, w, i)
+				req, _ := http.NewRequest(http.MethodPost, base+"/v1/collect", strings.NewReader(body))
+				req.Header.Set("Origin", "https://shop.example")
+				req.Header.Set("Content-Type", "text/plain")
+				req.Header.Set("Accept-Language", "en")
+				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if resp.StatusCode == 503 && resp.Header.Get("Retry-After") == "" {
+					t.Error("503 without Retry-After")
+				}
+				resp.Body.Close()
+				mu.Lock()
+				statuses[resp.StatusCode]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if statuses[204] != queue || statuses[503] != 240-queue {
+		t.Fatalf("statuses %v: want %d accepted and the rest 503 (queue full)", statuses, queue)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, logs.String())
+	}
+	conn, err := schema.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if n := chtest.Count(t, conn, "SELECT count() FROM events"); n != queue {
+		t.Fatalf("%d rows in ClickHouse after SIGTERM, want all %d accepted", n, queue)
+	}
+	if !strings.Contains(logs.String(), "queue drained") {
+		t.Errorf("no drain message in the log:\n%s", logs.String())
+	}
+	for _, s := range []string{"127.0.0.1:", "Mozilla", "Chrome/131"} {
+		if strings.Contains(strings.ReplaceAll(logs.String(), `"addr":"127.0.0.1:`, ""), s) {
+			t.Errorf("log holds %q:\n%s", s, logs.String())
+		}
+	}
+}

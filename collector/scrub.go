@@ -41,17 +41,39 @@ func ScrubText(s string, secrets ...string) string {
 			s = strings.ReplaceAll(s, sec, ":redacted")
 		}
 	}
-	if uaPattern.MatchString(s) {
+	// Cheap byte counts decide which patterns can match at all: most path segments,
+	// names and values are short plain words and skip every regexp.
+	var digits, dots, colons, dashes, slashes int
+	at := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.':
+			dots++
+		case c == ':':
+			colons++
+		case c == '-':
+			dashes++
+		case c == '/':
+			slashes++
+		case c == '@':
+			at = true
+		}
+	}
+	if slashes > 0 && digits > 0 && uaPattern.MatchString(s) {
 		return RedactedUA
 	}
-	if strings.Contains(s, "@") {
+	if at {
 		s = emailPattern.ReplaceAllLiteralString(s, RedactedEmail)
 	}
-	if strings.Contains(s, "eyJ") {
+	if dots >= 2 && strings.Contains(s, "eyJ") {
 		s = jwtPattern.ReplaceAllLiteralString(s, RedactedToken)
 	}
-	s = uuidPattern.ReplaceAllLiteralString(s, RedactedToken)
-	if strings.Contains(s, ".") {
+	if dashes >= 4 && len(s) >= 36 {
+		s = uuidPattern.ReplaceAllLiteralString(s, RedactedToken)
+	}
+	if dots >= 3 && digits >= 4 {
 		s = ipv4Pattern.ReplaceAllStringFunc(s, func(m string) string {
 			if _, err := netip.ParseAddr(m); err == nil {
 				return RedactedIP
@@ -59,13 +81,16 @@ func ScrubText(s string, secrets ...string) string {
 			return m
 		})
 	}
-	if strings.Count(s, ":") >= 2 {
+	if colons >= 2 {
 		s = ipv6Pattern.ReplaceAllStringFunc(s, func(m string) string {
 			if a, err := netip.ParseAddr(m); err == nil && a.Is6() {
 				return RedactedIP
 			}
 			return m
 		})
+	}
+	if len(s) < 16 {
+		return s
 	}
 	return wordPattern.ReplaceAllStringFunc(s, func(w string) string {
 		if looksLikeToken(w) {

@@ -107,7 +107,8 @@ func (h *Hasher) Visitor(site string, ip netip.Addr, ua string) (uint64, error) 
 	k0 := binary.LittleEndian.Uint64(s[:8])
 	k1 := binary.LittleEndian.Uint64(s[8:])
 	ip16 := ip.As16()
-	buf := make([]byte, 0, len(site)+1+16+len(ua))
+	var arr [512]byte // on the stack for all but very long user agents
+	buf := arr[:0]
 	buf = append(buf, site...)
 	buf = append(buf, 0)
 	buf = append(buf, ip16[:]...)

@@ -135,15 +135,8 @@ func SplitStatements(sql string) []string {
 	return out
 }
 
-const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations
-(
-    version    UInt32,
-    name       String,
-    checksum   String,
-    applied_at DateTime
-)
-ENGINE = ReplacingMergeTree
-ORDER BY version`
+//go:embed bootstrap.sql
+var bootstrapSQL string
 
 // Migrate applies pending migrations in order and records each in schema_migrations.
 // ClickHouse has no transactions or locks, so every statement is idempotent (IF NOT
@@ -154,8 +147,10 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]uint32, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := execIdempotent(ctx, conn, migrationsTable); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	for _, stmt := range SplitStatements(bootstrapSQL) {
+		if err := execIdempotent(ctx, conn, stmt); err != nil {
+			return nil, fmt.Errorf("create schema_migrations: %w", err)
+		}
 	}
 	done, err := appliedChecksums(ctx, conn)
 	if err != nil {

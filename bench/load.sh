@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Load benchmark (127.0.0.1 only, bounded in time): starts ClickHouse and the service,
+# fires realistic beacons with wrk, then prints requests/s, p50/p99 latency, peak RSS and
+# rows in ClickHouse versus events accepted; then runs a bare Fiber handler (parse the
+# same JSON, answer 204) under the same load and prints the ratio full/bare.
+# Usage: bench/load.sh [seconds per run, default 15] [connections, default 64]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export PATH="/usr/local/go/bin:$PATH"
+DURATION="${1:-15}"
+CONNS="${2:-64}"
+PORT_FULL=18481
+PORT_BARE=18482
+DB="bench_$(date +%s)"
+CH_PORT="${CH_TCP_PORT:-19000}"
+
+command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
+started=0
+if ! scripts/clickhouse.sh status >/dev/null 2>&1; then scripts/clickhouse.sh start; started=1; fi
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
+  if [ "$started" = 1 ]; then scripts/clickhouse.sh stop; fi
+}
+trap cleanup EXIT
+
+mkdir -p var/bench
+go build -o var/bench/consentry ./cmd/consentry
+go build -o var/bench/bare ./bench/bare
+
+wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1$2" && return 0; sleep 0.1; done; echo "port $1 did not come up"; exit 1; }
+rss_peak_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+run_wrk() { wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s bench/beacon.lua "http://127.0.0.1:$1" | tee "var/bench/wrk-$2.txt"; }
+rps() { awk '/Requests\/sec/ {print $2}' "var/bench/wrk-$1.txt"; }
+pct() { awk -v p="$2" '$1 == p {print $2}' "var/bench/wrk-$1.txt"; }
+
+echo "== full pipeline: consentry serve -> ClickHouse 18.16 ($DURATION s, $CONNS connections, 1 wrk thread)"
+var/bench/consentry serve --listen "127.0.0.1:$PORT_FULL" --clickhouse "clickhouse://127.0.0.1:$CH_PORT/$DB" \
+  --sites sites.example.yaml --data-dir var/bench/data --trusted-proxies 127.0.0.1/32 --log-level warn 2>var/bench/consentry.log &
+full=$!; pids+=("$full")
+wait_up "$PORT_FULL" /readyz
+run_wrk "$PORT_FULL" full
+accepted="$(curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk '/^consentry_events_accepted_total/ {s += $2} END {printf "%d", s}')"
+notstored="$(curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk '/^consentry_events_not_stored_total/ {s += $2} END {printf "%d", s}')"
+rss_full="$(rss_peak_mb "$full")"
+kill -TERM "$full"; wait "$full" || true
+rows="$(clickhouse-client --port "$CH_PORT" -q "SELECT count() FROM $DB.events")"
+dnt="$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(count) FROM $DB.signals")"
+
+echo "== bare Fiber handler: parse JSON, answer 204"
+var/bench/bare --listen "127.0.0.1:$PORT_BARE" &
+bare=$!; pids+=("$bare")
+sleep 0.5
+run_wrk "$PORT_BARE" bare
+rss_bare="$(rss_peak_mb "$bare")"
+kill "$bare"; wait "$bare" 2>/dev/null || true
+
+full_rps="$(rps full)"; bare_rps="$(rps bare)"
+echo
+echo "== results ($(nproc) cores, wrk on the same machine)"
+printf '%-28s %12s %10s %10s %12s\n' "" "requests/s" "p50" "p99" "peak RSS MB"
+printf '%-28s %12s %10s %10s %12s\n' "full pipeline" "$full_rps" "$(pct full 50%)" "$(pct full 99%)" "$rss_full"
+printf '%-28s %12s %10s %10s %12s\n' "bare Fiber handler" "$bare_rps" "$(pct bare 50%)" "$(pct bare 99%)" "$rss_bare"
+awk -v f="$full_rps" -v b="$bare_rps" 'BEGIN {printf "ratio full/bare: %.2f (target >= 0.50)\n", f / b}'
+echo "events accepted: $accepted   rows in ClickHouse: $rows   not stored (DNT/bot/...): $notstored   signals counted: $dnt"
+if [ "$accepted" = "$rows" ]; then echo "rows match accepted: yes"; else echo "rows match accepted: NO"; exit 1; fi
+awk -v r="$rss_full" 'BEGIN {exit !(r <= 100)}' && echo "peak RSS <= 100 MB: yes" || echo "peak RSS <= 100 MB: NO"

@@ -1,0 +1,103 @@
+// Proves the schema on current ClickHouse (the engine bundled in the npm package chdb):
+// applies schema/bootstrap.sql and every migration in order, inserts sample rows, runs
+// every example query of schema/SCHEMA.md and the statements the service issues at run
+// time. Exits non-zero on the first failure. Run: npm --prefix scripts/chdb ci && node scripts/chdb/check.mjs
+import { readFileSync, readdirSync, mkdtempSync, rmSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Session, query } from "chdb";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const schemaDir = join(root, "schema");
+
+// Same rule as schema.SplitStatements: a statement ends with a line ending in ';'.
+function splitStatements(sql) {
+  const out = [];
+  let cur = [];
+  for (const line of sql.split("\n")) {
+    const t = line.trim();
+    if (t === "" || t.startsWith("--")) continue;
+    cur.push(line);
+    if (t.endsWith(";")) {
+      out.push(cur.join("\n").trim().replace(/;$/, ""));
+      cur = [];
+    }
+  }
+  if (cur.join("").trim() !== "") out.push(cur.join("\n").trim());
+  return out;
+}
+
+let failures = 0;
+function run(session, label, sql, format = "TSV") {
+  try {
+    const out = session.query(sql, format);
+    console.log(`ok   ${label}`);
+    return out;
+  } catch (e) {
+    failures++;
+    console.error(`FAIL ${label}: ${e.message}\n${sql}`);
+    return "";
+  }
+}
+
+const version = query("SELECT version()", "TSV").trim();
+console.log(`current ClickHouse engine: ${version}`);
+const dir = mkdtempSync(join(tmpdir(), "consentry-chdb-"));
+const session = new Session(dir);
+try {
+  run(session, "create database", "CREATE DATABASE IF NOT EXISTS consentry");
+  run(session, "use database", "USE consentry");
+  const files = ["bootstrap.sql", ...readdirSync(join(schemaDir, "migrations")).filter((f) => f.endsWith(".sql")).sort().map((f) => join("migrations", f))];
+  for (const f of files) {
+    const stmts = splitStatements(readFileSync(join(schemaDir, f), "utf8"));
+    stmts.forEach((s, i) => run(session, `${f} statement ${i + 1}`, s));
+    // Migrations must be idempotent: a second run is harmless.
+    stmts.forEach((s, i) => run(session, `${f} statement ${i + 1} again`, s));
+  }
+
+  // Sample rows, shaped like the service's batch inserts (explicit column lists).
+  run(session, "insert events", `INSERT INTO events (ts, site, type, name, host, path, query, referrer_host,
+      utm_source, utm_medium, utm_campaign, utm_term, utm_content, visitor, browser, browser_version, os, device, prop_keys, prop_values) VALUES
+    (now() - 3600, 'shop', 'pageview', '', 'shop.example', '/', '', 'www.google.com', 'newsletter', 'email', 'bf', '', '', 1, 'Chrome', '131', 'Linux', 'desktop', [], []),
+    (now() - 60, 'shop', 'pageview', '', 'shop.example', '/products', '', '', '', '', '', '', '', 2, 'Firefox', '133', 'Windows', 'desktop', [], []),
+    (now() - 30, 'shop', 'event', 'signup', 'shop.example', '/', '', '', '', '', '', '', '', 2, 'Firefox', '133', 'Windows', 'desktop', ['plan'], ['pro'])`);
+  run(session, "insert signals", "INSERT INTO signals (day, site, signal, count) VALUES (today(), 'shop', 'dnt', 2), (today(), 'shop', 'gpc', 1)");
+  run(session, "insert salts", "INSERT INTO salts (day, salt, created_at) VALUES (yesterday(), '00', now()), (today(), 'ab', now())");
+  run(session, "record migration", "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (1, 'events', 'x', now())");
+
+  // Every example query analysts are given must run and find the sample rows.
+  const md = readFileSync(join(schemaDir, "SCHEMA.md"), "utf8");
+  const blocks = [...md.matchAll(/<!-- query: ([a-z_]+) -->[\s\S]*?```sql\n([\s\S]*?)```/g)];
+  if (blocks.length < 3) {
+    failures++;
+    console.error(`FAIL SCHEMA.md: found ${blocks.length} example queries`);
+  }
+  for (const [, name, sql] of blocks) {
+    const out = run(session, `SCHEMA.md query ${name}`, sql);
+    if (out.trim() === "") {
+      failures++;
+      console.error(`FAIL SCHEMA.md query ${name} returned no rows on the sample data`);
+    }
+  }
+
+  // Statements the service itself issues at run time.
+  run(session, "migrator: read versions", "SELECT version, any(checksum) FROM schema_migrations GROUP BY version");
+  run(session, "salts: agree", "SELECT count(), min(salt) FROM salts WHERE day = toDate('2026-11-24')");
+  const parts = run(session, "partitions: list", "SELECT DISTINCT partition_id, partition FROM system.parts WHERE database = currentDatabase() AND table = 'salts' AND active ORDER BY partition_id");
+  const oldest = parts.trim().split("\n")[0]?.split("\t")[0];
+  if (oldest) run(session, "partitions: drop by id", `ALTER TABLE salts DROP PARTITION ID '${oldest}'`);
+  const evParts = run(session, "events partition format", "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active", "TSVRaw");
+  if (!/^\('shop',\d{8}\)$/m.test(evParts)) {
+    failures++;
+    console.error(`FAIL events partition value not in the form retention parses: ${evParts}`);
+  }
+} finally {
+  session.close();
+  rmSync(dir, { recursive: true, force: true });
+}
+if (failures > 0) {
+  console.error(`${failures} failed`);
+  process.exit(1);
+}
+console.log("schema check on current ClickHouse: all passed");

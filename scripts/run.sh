@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make run: starts a private ClickHouse (scripts/clickhouse.sh) and the service with the
+# example sites, and prints how to send a beacon and see the row. Ctrl-C stops both.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export PATH="/usr/local/go/bin:$PATH"
+
+started=0
+if ! scripts/clickhouse.sh status >/dev/null 2>&1; then
+  scripts/clickhouse.sh start
+  started=1
+fi
+cleanup() { if [ "$started" = 1 ]; then scripts/clickhouse.sh stop; fi; }
+trap cleanup EXIT
+
+go build -o bin/consentry ./cmd/consentry
+LISTEN="${CONSENTRY_LISTEN:-127.0.0.1:8080}"
+DSN="$(scripts/clickhouse.sh dsn consentry)"
+CH_PORT="${CH_TCP_PORT:-19000}"
+
+cat <<EOF
+
+Consentry is starting on http://$LISTEN with sites.example.yaml (ClickHouse: $DSN).
+
+Send a beacon the way a browser on the example site would:
+
+  curl -i http://$LISTEN/v1/collect \\
+    -H 'Origin: http://localhost:8081' -H 'Content-Type: text/plain' -H 'Accept-Language: en' \\
+    -A 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36' \\
+    --data '{"site":"shop","type":"pageview","url":"http://localhost:8081/hello/jane@example.com?utm_source=readme&secret=1","referrer":"https://www.google.com/search?q=consent"}'
+
+Then, a second later (batches flush every second), see the anonymized row:
+
+  clickhouse-client --port $CH_PORT -d consentry -q "SELECT ts, site, path, utm_source, referrer_host, browser, os, device, visitor FROM events ORDER BY ts DESC LIMIT 10 FORMAT Vertical"
+
+Add -H 'DNT: 1' to the curl and only a count in the signals table goes up:
+
+  clickhouse-client --port $CH_PORT -d consentry -q "SELECT day, site, signal, sum(count) FROM signals GROUP BY day, site, signal"
+
+Metrics: http://$LISTEN/metrics   Readiness: http://$LISTEN/readyz   Stop: Ctrl-C
+
+EOF
+bin/consentry serve --listen "$LISTEN" --clickhouse "$DSN" --sites sites.example.yaml --data-dir var --log-format text

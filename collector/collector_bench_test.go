@@ -2,8 +2,6 @@ package collector
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,13 +14,13 @@ import (
 // nullQueue accepts everything, so benchmarks measure the collector alone.
 type nullQueue struct{}
 
-func (nullQueue) Enqueue(Event) error                          { return nil }
+func (nullQueue) Enqueue(Event) error                         { return nil }
 func (nullQueue) CountSignal(time.Time, string, string) error { return nil }
 
 type memSalts struct{}
 
 func (memSalts) AgreeSalt(_ context.Context, _ time.Time, c Salt) (Salt, error) { return c, nil }
-func (memSalts) DeleteSaltsBefore(context.Context, time.Time) error            { return nil }
+func (memSalts) DeleteSaltsBefore(context.Context, time.Time) error             { return nil }
 
 var benchBody = []byte(`{"site":"shop","type":"pageview","url":"https://shop.example/products/42?utm_source=newsletter&utm_medium=social&fbclid=abc123","referrer":"https://www.google.com/search?q=shop"}`)
 
@@ -43,7 +41,6 @@ sites:
 	c := New(agents, h, nullQueue{}, NewMetrics(prometheus.NewRegistry()), nil)
 	site := sites.Lookup("shop")
 	ip := netip.MustParseAddr("198.18.3.4")
-	_ = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

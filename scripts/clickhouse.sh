@@ -106,6 +106,10 @@ start() {
     log "already running (pid $(cat "$PID_FILE")) on tcp port $CH_TCP_PORT"
     return 0
   fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$CH_TCP_PORT") 2>/dev/null; then
+    log "port $CH_TCP_PORT is already taken by a process this script did not start; set CH_TCP_PORT (and CH_HTTP_PORT) to free ports"
+    return 1
+  fi
   write_config
   # The server stays in the foreground of its own subshell; we record its PID ourselves.
   (cd "$CH_DIR" && exec clickhouse-server --config-file="$CH_DIR/config.xml" >"$CH_DIR/log/stdout.log" 2>&1) &

@@ -19,7 +19,7 @@ lint: ## gofmt, go vet, staticcheck
 	staticcheck ./...
 
 schema-check: ## every migration and SCHEMA.md query on current ClickHouse (chdb)
-	npm --prefix scripts/chdb ci --no-audit --no-fund
+	npm --prefix scripts/chdb install --no-audit --no-fund
 	node scripts/chdb/check.mjs
 
 bench: ## load benchmark: full pipeline vs a bare Fiber handler (wrk, 127.0.0.1)

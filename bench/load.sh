@@ -7,22 +7,21 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-export PATH="/usr/local/go/bin:$PATH"
+source scripts/lib.sh
 DURATION="${1:-15}"
 CONNS="${2:-64}"
 PORT_FULL=18481
 PORT_BARE=18482
 DB="bench_$(date +%s)"
-CH_PORT="${CH_TCP_PORT:-19000}"
+CH_PORT="$CH_TCP_PORT"
 
 command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
-started=0
-if ! scripts/clickhouse.sh status >/dev/null 2>&1; then scripts/clickhouse.sh start; started=1; fi
+ensure_clickhouse
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
-  if [ "$started" = 1 ]; then scripts/clickhouse.sh stop; fi
+  stop_clickhouse_if_started
 }
 trap cleanup EXIT
 

@@ -4,20 +4,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-export PATH="/usr/local/go/bin:$PATH"
-
-started=0
-if ! scripts/clickhouse.sh status >/dev/null 2>&1; then
-  scripts/clickhouse.sh start
-  started=1
-fi
-cleanup() { if [ "$started" = 1 ]; then scripts/clickhouse.sh stop; fi; }
-trap cleanup EXIT
+source scripts/lib.sh
+ensure_clickhouse
+trap stop_clickhouse_if_started EXIT
 
 go build -o bin/consentry ./cmd/consentry
 LISTEN="${CONSENTRY_LISTEN:-127.0.0.1:8080}"
 DSN="$(scripts/clickhouse.sh dsn consentry)"
-CH_PORT="${CH_TCP_PORT:-19000}"
+CH_PORT="$CH_TCP_PORT"
 
 cat <<EOF
 

@@ -5,16 +5,10 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-export PATH="/usr/local/go/bin:$PATH"
+source scripts/lib.sh
+ensure_clickhouse
+trap stop_clickhouse_if_started EXIT
 
-started=0
-if ! scripts/clickhouse.sh status >/dev/null 2>&1; then
-  scripts/clickhouse.sh start
-  started=1
-fi
-cleanup() { if [ "$started" = 1 ]; then scripts/clickhouse.sh stop; fi; }
-trap cleanup EXIT
-
-export CONSENTRY_TEST_CLICKHOUSE="clickhouse://127.0.0.1:${CH_TCP_PORT:-19000}"
+export CONSENTRY_TEST_CLICKHOUSE="clickhouse://127.0.0.1:$CH_TCP_PORT"
 export CONSENTRY_TEST_REQUIRE_CLICKHOUSE=1
 go test -count=1 "${@:-./...}"

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/consentry/consentry/schema"
 )
 
@@ -28,16 +30,26 @@ func parseMigrate(args []string, getenv func(string) string, stderr io.Writer) (
 	return c, v.err()
 }
 
+// openMigrated connects (creating the database if missing) and applies pending migrations.
+func openMigrated(ctx context.Context, dsn string) (driver.Conn, []uint32, error) {
+	conn, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	applied, err := schema.Migrate(ctx, conn)
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, applied, nil
+}
+
 func migrate(ctx context.Context, c migrateConfig, stdout io.Writer) error {
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, applied, err := openMigrated(ctx, c.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	applied, err := schema.Migrate(ctx, conn)
-	if err != nil {
-		return err
-	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "schema is up to date")
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/consentry/consentry/collector"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/retention"
-	"github.com/consentry/consentry/schema"
 	"github.com/consentry/consentry/server"
 )
 
@@ -128,15 +127,11 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 // requests, then drain the queue into ClickHouse under a fresh timeout.
 func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 	log := c.logger(logOut)
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, applied, err := openMigrated(ctx, c.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	applied, err := schema.Migrate(ctx, conn)
-	if err != nil {
-		return err
-	}
 	if len(applied) > 0 {
 		log.Info("applied migrations", "versions", applied)
 	}

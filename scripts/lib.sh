@@ -1,0 +1,21 @@
+# Shared by run.sh, test.sh and bench/load.sh (sourced, not run): Go on PATH, and
+# ensure_clickhouse, which starts the private ClickHouse unless it already runs and stops
+# it again when the calling script exits, but only if this script started it.
+export PATH="/usr/local/go/bin:$PATH"
+CH_TCP_PORT="${CH_TCP_PORT:-19000}"
+
+ensure_clickhouse() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  CLICKHOUSE_STARTED=0
+  if ! "$root/scripts/clickhouse.sh" status >/dev/null 2>&1; then
+    "$root/scripts/clickhouse.sh" start
+    CLICKHOUSE_STARTED=1
+  fi
+}
+
+stop_clickhouse_if_started() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  if [ "${CLICKHOUSE_STARTED:-0}" = 1 ]; then "$root/scripts/clickhouse.sh" stop; fi
+}

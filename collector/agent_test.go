@@ -1,6 +1,14 @@
 package collector
 
-import "testing"
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/consentry/consentry/consent"
+)
 
 func TestAgentParser(t *testing.T) {
 	p, err := NewAgentParser(16)
@@ -64,5 +72,23 @@ func BenchmarkAgentParseUncached(b *testing.B) {
 	for b.Loop() {
 		p.Parse(uas[i%2])
 		i++
+	}
+}
+
+func TestCollectorBoundsUserAgentLength(t *testing.T) {
+	p, _ := NewAgentParser(4)
+	c := New(p, nil, nullQueue{}, NewMetrics(prometheus.NewRegistry()), nil)
+	long := testUA + strings.Repeat(" x", 2000)
+	// The site is in consent mode, so Collect stops after classifying the agent.
+	if _, err := c.Collect(context.Background(), &consent.Site{ID: "s", AnalyticsMode: consent.ModeConsent}, Request{UserAgent: long, HasAcceptLanguage: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range p.cache.Keys() {
+		if len(k) > MaxUserAgent {
+			t.Fatalf("cached a %d-byte user agent, limit %d", len(k), MaxUserAgent)
+		}
+	}
+	if p.cache.Len() != 1 {
+		t.Fatalf("cache has %d entries, want 1", p.cache.Len())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/consentry/consentry/consent"
@@ -28,6 +29,10 @@ const (
 	ReasonNoReceipt = "no_receipt"
 	ReasonBadURL    = "bad_url"
 )
+
+// MaxUserAgent bounds the bytes of a user agent that are parsed, cached and hashed, so
+// the parse cache's memory is bounded too (ua-cache entries of at most this size).
+const MaxUserAgent = 512
 
 // Outcome says whether an event was queued for storage and, if not, why.
 type Outcome struct {
@@ -80,6 +85,10 @@ func (c *Collector) Collect(ctx context.Context, site *consent.Site, r Request) 
 			}
 		}
 		return c.notStored(reason), nil
+	}
+	if len(r.UserAgent) > MaxUserAgent {
+		// Enough to classify and hash; the clone lets the long original be freed.
+		r.UserAgent = strings.Clone(r.UserAgent[:MaxUserAgent])
 	}
 	agent := c.agents.Parse(r.UserAgent)
 	if agent.Bot || !r.HasAcceptLanguage {

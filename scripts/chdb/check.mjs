@@ -1,7 +1,7 @@
 // Proves the schema on current ClickHouse (the engine bundled in the npm package chdb):
 // applies schema/bootstrap.sql and every migration in order, inserts sample rows, runs
 // every example query of schema/SCHEMA.md and the statements the service issues at run
-// time. Exits non-zero on the first failure. Run: npm --prefix scripts/chdb ci && node scripts/chdb/check.mjs
+// time, and exits non-zero if any of it fails. Run: npm --prefix scripts/chdb install && node scripts/chdb/check.mjs
 import { readFileSync, readdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";

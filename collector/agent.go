@@ -36,14 +36,14 @@ func NewAgentParser(size int) (*AgentParser, error) {
 // headlessMarkers are automation tools that announce themselves but are not crawlers.
 var headlessMarkers = []string{"headlesschrome", "phantomjs", "electron/", "puppeteer", "playwright", "selenium", "webdriver", "lighthouse", "chrome-lighthouse"}
 
-// Parse classifies ua. The caller must pass a string it owns (not a view into a reused
-// request buffer), because it becomes a cache key.
+// Parse classifies ua. ua may be a view into a reused request buffer: only a copy of it
+// is kept (as the cache key), and only on a cache miss.
 func (p *AgentParser) Parse(ua string) Agent {
 	if a, ok := p.cache.Get(ua); ok {
 		return a
 	}
 	a := p.parse(ua)
-	p.cache.Add(ua, a)
+	p.cache.Add(strings.Clone(ua), a)
 	return a
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -90,5 +91,24 @@ func TestCollectorBoundsUserAgentLength(t *testing.T) {
 	}
 	if p.cache.Len() != 1 {
 		t.Fatalf("cache has %d entries, want 1", p.cache.Len())
+	}
+}
+
+// Fiber hands out strings that alias request buffers it reuses; the cache must keep a
+// copy, or its keys change under it when the next request arrives.
+func TestAgentParserCopiesCacheKeys(t *testing.T) {
+	p, _ := NewAgentParser(4)
+	buf := []byte(testUA)
+	view := unsafe.String(&buf[0], len(buf))
+	if a := p.Parse(view); a.Browser != "Chrome" {
+		t.Fatalf("parsed %+v", a)
+	}
+	copy(buf, strings.Repeat("z", len(buf))) // the next request overwrites the buffer
+	keys := p.cache.Keys()
+	if len(keys) != 1 || keys[0] != testUA {
+		t.Fatalf("cache key changed with the request buffer: %q", keys)
+	}
+	if _, ok := p.cache.Get(testUA); !ok {
+		t.Fatal("cached agent no longer found under its user agent")
 	}
 }

@@ -10,8 +10,9 @@ import (
 	"github.com/consentry/consentry/consent"
 )
 
-// Request is a parsed beacon with the request facts anonymization needs. Every string
-// must be owned by the caller (copied out of any reused request buffer).
+// Request is a parsed beacon with the request facts anonymization needs. The Beacon's
+// strings are queued and so must be owned by the caller; UserAgent may be a view into a
+// reused request buffer, because nothing keeps it beyond Collect (the agent cache copies).
 type Request struct {
 	Beacon            Beacon
 	ClientIP          netip.Addr

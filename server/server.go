@@ -156,7 +156,7 @@ func (s *server) collect(c *fiber.Ctx) error {
 	out, err := s.deps.Collector.Collect(c.UserContext(), site, collector.Request{
 		Beacon:            b,
 		ClientIP:          ip,
-		UserAgent:         strings.Clone(c.Get(fiber.HeaderUserAgent)), // Fiber reuses header memory
+		UserAgent:         c.Get(fiber.HeaderUserAgent), // a view into Fiber's buffer: Collect keeps no reference
 		HasAcceptLanguage: c.Get(fiber.HeaderAcceptLanguage) != "",
 		DNT:               c.Get("DNT") == "1",
 		GPC:               c.Get("Sec-GPC") == "1",

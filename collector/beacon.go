@@ -61,6 +61,7 @@ type FieldError struct {
 // FieldErrors lists every problem found in an input, so a client can fix all at once.
 type FieldErrors []FieldError
 
+// Error lists every problem as "field: problem", separated by semicolons.
 func (fe FieldErrors) Error() string {
 	parts := make([]string, len(fe))
 	for i, e := range fe {

@@ -64,8 +64,12 @@ func ScrubText(s string, secrets ...string) string {
 	if slashes > 0 && digits > 0 && uaPattern.MatchString(s) {
 		return RedactedUA
 	}
-	if at {
-		s = emailPattern.ReplaceAllLiteralString(s, RedactedEmail)
+	for at {
+		// Repeat: "a@b.cc@d.ee" leaves ":email@d.ee", itself shaped like an address.
+		// Each round removes at least one '@', so this ends.
+		next := emailPattern.ReplaceAllLiteralString(s, RedactedEmail)
+		at = next != s && strings.Contains(next, "@")
+		s = next
 	}
 	if dots >= 2 && strings.Contains(s, "eyJ") {
 		s = jwtPattern.ReplaceAllLiteralString(s, RedactedToken)

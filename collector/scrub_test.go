@@ -133,3 +133,10 @@ func FuzzScrubURL(f *testing.F) {
 		}
 	})
 }
+
+func TestScrubTextChainedAddresses(t *testing.T) {
+	// Found by FuzzScrubURL: one replacement left ":email@0.AA", again an address.
+	if got := ScrubText("0@0.AA@0.AA"); strings.Contains(got, "@") {
+		t.Fatalf("ScrubText left an address: %q", got)
+	}
+}

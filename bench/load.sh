@@ -41,8 +41,12 @@ var/bench/consentry serve --listen "127.0.0.1:$PORT_FULL" --clickhouse "clickhou
 full=$!; pids+=("$full")
 wait_up "$PORT_FULL" /readyz
 run_wrk "$PORT_FULL" full
-accepted="$(curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk '/^consentry_events_accepted_total/ {s += $2} END {printf "%d", s}')"
-notstored="$(curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk '/^consentry_events_not_stored_total/ {s += $2} END {printf "%d", s}')"
+metric() { curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk -v m="$1" '$1 ~ "^"m {s += $2} END {printf "%d", s}'; }
+# Requests wrk left in flight may still be handled after it exits: read once they settle.
+accepted="$(metric consentry_events_accepted_total)"
+while sleep 0.5; a2="$(metric consentry_events_accepted_total)"; [ "$a2" != "$accepted" ]; do accepted="$a2"; done
+notstored="$(metric consentry_events_not_stored_total)"
+inserterrors="$(metric consentry_insert_errors_total)"
 rss_full="$(rss_peak_mb "$full")"
 kill -TERM "$full"; wait "$full" || true
 rows="$(clickhouse-client --port "$CH_PORT" -q "SELECT count() FROM $DB.events")"
@@ -63,6 +67,6 @@ printf '%-28s %12s %10s %10s %12s\n' "" "requests/s" "p50" "p99" "peak RSS MB"
 printf '%-28s %12s %10s %10s %12s\n' "full pipeline" "$full_rps" "$(pct full 50%)" "$(pct full 99%)" "$rss_full"
 printf '%-28s %12s %10s %10s %12s\n' "bare Fiber handler" "$bare_rps" "$(pct bare 50%)" "$(pct bare 99%)" "$rss_bare"
 awk -v f="$full_rps" -v b="$bare_rps" 'BEGIN {printf "ratio full/bare: %.2f (target >= 0.50)\n", f / b}'
-echo "events accepted: $accepted   rows in ClickHouse: $rows   not stored (DNT/bot/...): $notstored   signals counted: $dnt"
+echo "events accepted: $accepted   rows in ClickHouse: $rows   not stored (DNT/bot/...): $notstored   signals counted: $dnt   insert errors: $inserterrors"
 if [ "$accepted" = "$rows" ]; then echo "rows match accepted: yes"; else echo "rows match accepted: NO"; exit 1; fi
 awk -v r="$rss_full" 'BEGIN {exit !(r <= 100)}' && echo "peak RSS <= 100 MB: yes" || echo "peak RSS <= 100 MB: NO"

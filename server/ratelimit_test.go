@@ -26,10 +26,15 @@ func TestRateLimiter(t *testing.T) {
 		t.Fatalf("overflows = %d, want 3", overflows)
 	}
 	now = now.Add(time.Second) // a new window forgets the old counts
-	if !r.allow(1) || !r.allow(1) || r.allow(1) {
-		t.Fatal("new window did not reset client 1")
+	for i, want := range []bool{true, true, false} {
+		if got := r.allow(1); got != want {
+			t.Fatalf("new window, request %d: allow = %v, want %v", i+1, got, want)
+		}
 	}
-	if off := newRateLimiter(0, 1, time.Now, func() {}); !off.allow(1) || !off.allow(1) {
-		t.Fatal("limit 0 must disable limiting")
+	off := newRateLimiter(0, 1, time.Now, func() {})
+	for range 5 {
+		if !off.allow(1) {
+			t.Fatal("limit 0 must disable limiting")
+		}
 	}
 }

@@ -15,14 +15,9 @@ import (
 	"github.com/consentry/consentry/schema"
 )
 
-// table is one table partitioned by (site, day) or (site, month).
-type table struct {
-	name    string
-	monthly bool
-}
-
-// tables lists every table holding per-site data, with its partition granularity.
-var tables = []table{{name: "events"}, {name: "signals", monthly: true}}
+// tables lists every table holding per-site data; each is partitioned by
+// (site, toYYYYMMDD(day)), so a partition is one site's day.
+var tables = []string{"events", "signals"}
 
 // Job drops expired partitions.
 type Job struct {
@@ -40,52 +35,43 @@ func New(conn driver.Conn, sites *consent.Sites, now func() time.Time, log *slog
 	return &Job{conn: conn, sites: sites, now: now, log: log}
 }
 
-var partitionValue = regexp.MustCompile(`^\('([a-z0-9_-]+)',(\d{6}|\d{8})\)$`)
+var partitionValue = regexp.MustCompile(`^\('([a-z0-9_-]+)',(\d{8})\)$`)
 
-// RunOnce drops every partition whose newest possible day is older than its site's
-// retention; a site no longer in the sites file gets the default retention. It returns
-// the dropped partitions as "table/value".
+// RunOnce drops every partition whose day is older than its site's retention; a site no
+// longer in the sites file gets the default retention. It returns the dropped partitions
+// as "table/value".
 func (j *Job) RunOnce(ctx context.Context) ([]string, error) {
 	now := j.now().UTC()
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
 	var dropped []string
 	for _, t := range tables {
-		parts, err := schema.Partitions(ctx, j.conn, t.name)
+		parts, err := schema.Partitions(ctx, j.conn, t)
 		if err != nil {
 			return dropped, err
 		}
 		for _, p := range parts {
 			m := partitionValue.FindStringSubmatch(p.Value)
 			if m == nil {
-				return dropped, fmt.Errorf("retention: %s partition %s has an unexpected key", t.name, p.Value)
+				return dropped, fmt.Errorf("retention: %s partition %s has an unexpected key", t, p.Value)
 			}
 			days := consent.DefaultRetentionDays
 			if s := j.sites.Lookup(m[1]); s != nil {
 				days = s.RetentionDays
 			}
-			last, err := lastDay(m[2], t.monthly)
+			day, err := time.Parse("20060102", m[2])
 			if err != nil {
-				return dropped, fmt.Errorf("retention: %s partition %s: %w", t.name, p.Value, err)
+				return dropped, fmt.Errorf("retention: %s partition %s: %w", t, p.Value, err)
 			}
-			if !last.Before(today.AddDate(0, 0, -days)) {
+			if !day.Before(today.AddDate(0, 0, -days)) {
 				continue
 			}
-			if err := schema.DropPartition(ctx, j.conn, t.name, p.ID); err != nil {
+			if err := schema.DropPartition(ctx, j.conn, t, p.ID); err != nil {
 				return dropped, err
 			}
-			dropped = append(dropped, t.name+"/"+p.Value)
+			dropped = append(dropped, t+"/"+p.Value)
 		}
 	}
 	return dropped, nil
-}
-
-// lastDay is the newest day a partition can hold.
-func lastDay(value string, monthly bool) (time.Time, error) {
-	if monthly {
-		first, err := time.Parse("200601", value)
-		return first.AddDate(0, 1, -1), err
-	}
-	return time.Parse("20060102", value)
 }
 
 // Run calls RunOnce now and then every interval until ctx ends.

@@ -42,8 +42,8 @@ sites:
 		t.Fatal(err)
 	}
 	if err := store.WriteSignals(ctx, []collector.SignalCount{
-		{Day: time.Date(2026, 9, 30, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1},  // September ends 55 days ago: dropped
-		{Day: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1}, // October ends 24 days ago: kept whole
+		{Day: time.Date(2026, 10, 24, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1}, // 31 days ago: dropped
+		{Day: time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "dnt", Count: 1}, // 30 days ago: kept
 		{Day: time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Site: "shop", Signal: "gpc", Count: 1},
 	}); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ sites:
 		t.Fatal(err)
 	}
 	sort.Strings(dropped)
-	want := []string{"events/('blog',20251024)", "events/('gone',20251024)", "events/('shop',20261024)", "signals/('shop',202609)"}
+	want := []string{"events/('blog',20251024)", "events/('gone',20251024)", "events/('shop',20261024)", "signals/('shop',20261024)"}
 	if len(dropped) != len(want) {
 		t.Fatalf("dropped %v, want %v", dropped, want)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/consentry/consentry/collector"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
+	"github.com/consentry/consentry/schema"
 )
 
 const (
@@ -84,6 +85,12 @@ func newEnv(t *testing.T, cfg Config) *env {
 func newEnvClock(t *testing.T, cfg Config, now func() time.Time) *env {
 	t.Helper()
 	_, conn := chtest.Open(t, true)
+	return newEnvOn(t, conn, cfg, now)
+}
+
+// newEnvOn is one service replica on an existing database.
+func newEnvOn(t *testing.T, conn driver.Conn, cfg Config, now func() time.Time) *env {
+	t.Helper()
 	sites, err := consent.ParseSites("test.yaml", []byte(testSites))
 	if err != nil {
 		t.Fatal(err)
@@ -486,6 +493,32 @@ func TestXForwardedForOnlyFromTrustedProxies(t *testing.T) {
 	}
 	if n := visitors(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}); n != 3 {
 		t.Errorf("trusted proxy: %d visitors, want 3", n)
+	}
+}
+
+// Two service replicas on one ClickHouse give the same visitor the same daily hash.
+func TestReplicasShareVisitorHash(t *testing.T) {
+	cfg := testConfig()
+	cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	dsn, conn := chtest.Open(t, true)
+	conn2, err := schema.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn2.Close() })
+	a, b := newEnvOn(t, conn, cfg, nil), newEnvOn(t, conn2, cfg, nil)
+	for _, e := range []*env{a, b} {
+		base := e.listen(t)
+		wantStatus(t, postHTTP(t, base, pageview("https://shop.example/same"), browser(hdr{"X-Forwarded-For": "198.51.100.42"})), 204)
+		wantStatus(t, postHTTP(t, base, pageview("https://shop.example/other"), browser(hdr{"X-Forwarded-For": "198.51.100.43"})), 204)
+	}
+	a.drain(t)
+	b.drain(t)
+	if n := chtest.Count(t, conn, "SELECT count() FROM events"); n != 4 {
+		t.Fatalf("want 4 events, got %d", n)
+	}
+	if n := chtest.Count(t, conn, "SELECT uniqExact(visitor) FROM events"); n != 2 {
+		t.Fatalf("two visitors across two replicas counted as %d", n)
 	}
 }
 

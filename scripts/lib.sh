@@ -19,3 +19,9 @@ stop_clickhouse_if_started() {
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   if [ "${CLICKHOUSE_STARTED:-0}" = 1 ]; then "$root/scripts/clickhouse.sh" stop; fi
 }
+
+# with_private_clickhouse: ensure_clickhouse, and stop it at exit if this script started it.
+with_private_clickhouse() {
+  ensure_clickhouse
+  trap stop_clickhouse_if_started EXIT
+}

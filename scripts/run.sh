@@ -2,11 +2,9 @@
 # make run: starts a private ClickHouse (scripts/clickhouse.sh) and the service with the
 # example sites, and prints how to send a beacon and see the row. Ctrl-C stops both.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_clickhouse
-trap stop_clickhouse_if_started EXIT
+with_private_clickhouse
 
 go build -o bin/consentry ./cmd/consentry
 LISTEN="${CONSENTRY_LISTEN:-127.0.0.1:8080}"

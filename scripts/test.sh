@@ -3,11 +3,9 @@
 # against it (integration tests use their own throw-away databases). Extra arguments go
 # to `go test`.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
+cd "$(dirname "$0")/.."
 source scripts/lib.sh
-ensure_clickhouse
-trap stop_clickhouse_if_started EXIT
+with_private_clickhouse
 
 export CONSENTRY_TEST_CLICKHOUSE="clickhouse://127.0.0.1:$CH_TCP_PORT"
 export CONSENTRY_TEST_REQUIRE_CLICKHOUSE=1

@@ -27,30 +27,62 @@ const (
 	insertSignals = `INSERT INTO signals (day, site, signal, count)`
 )
 
-// WriteEvents inserts rows as one batch.
+// WriteEvents inserts rows as one batch, column by column: appending whole columns
+// avoids clickhouse-go's per-value reflection of row-wise Append.
 func (c *ClickHouse) WriteEvents(ctx context.Context, rows []Event) error {
 	batch, err := c.conn.PrepareBatch(ctx, insertEvents)
 	if err != nil {
 		return fmt.Errorf("prepare events batch: %w", err)
 	}
 	defer batch.Close()
-	for i := range rows {
-		e := &rows[i]
-		keys, values := e.PropKeys, e.PropValues
-		if keys == nil {
-			keys, values = []string{}, []string{}
-		}
-		err := batch.Append(e.Time, e.Site, e.Type, e.Name, e.Host, e.Path, e.Query, e.ReferrerHost,
-			e.UTM.Source, e.UTM.Medium, e.UTM.Campaign, e.UTM.Term, e.UTM.Content, e.Visitor,
-			e.Browser, e.BrowserVersion, e.OS, e.Device, keys, values)
-		if err != nil {
-			return fmt.Errorf("append event: %w", err)
+	str := func(f func(*Event) string) []string { return column(rows, f) }
+	cols := []any{ // in the order of insertEvents
+		column(rows, func(e *Event) time.Time { return e.Time }),
+		str(func(e *Event) string { return e.Site }),
+		str(func(e *Event) string { return e.Type }),
+		str(func(e *Event) string { return e.Name }),
+		str(func(e *Event) string { return e.Host }),
+		str(func(e *Event) string { return e.Path }),
+		str(func(e *Event) string { return e.Query }),
+		str(func(e *Event) string { return e.ReferrerHost }),
+		str(func(e *Event) string { return e.UTM.Source }),
+		str(func(e *Event) string { return e.UTM.Medium }),
+		str(func(e *Event) string { return e.UTM.Campaign }),
+		str(func(e *Event) string { return e.UTM.Term }),
+		str(func(e *Event) string { return e.UTM.Content }),
+		column(rows, func(e *Event) uint64 { return e.Visitor }),
+		str(func(e *Event) string { return e.Browser }),
+		str(func(e *Event) string { return e.BrowserVersion }),
+		str(func(e *Event) string { return e.OS }),
+		str(func(e *Event) string { return e.Device }),
+		column(rows, func(e *Event) []string { return nonNil(e.PropKeys) }),
+		column(rows, func(e *Event) []string { return nonNil(e.PropValues) }),
+	}
+	for i, col := range cols {
+		if err := batch.Column(i).Append(col); err != nil {
+			return fmt.Errorf("append events column %d: %w", i, err)
 		}
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("send events batch: %w", err)
 	}
 	return nil
+}
+
+// column extracts one field of every row.
+func column[T any](rows []Event, f func(*Event) T) []T {
+	out := make([]T, len(rows))
+	for i := range rows {
+		out[i] = f(&rows[i])
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // WriteSignals inserts anonymous signal counts as one batch.

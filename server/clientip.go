@@ -12,9 +12,13 @@ func clientIP(peer netip.Addr, xff string, trusted []netip.Prefix) netip.Addr {
 	if xff == "" || !isTrusted(peer, trusted) {
 		return peer
 	}
-	hops := strings.Split(xff, ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+	for rest := xff; ; { // right to left, without allocating the split
+		hop := rest
+		i := strings.LastIndexByte(rest, ',')
+		if i >= 0 {
+			hop, rest = rest[i+1:], rest[:i]
+		}
+		a, err := netip.ParseAddr(strings.TrimSpace(hop))
 		if err != nil {
 			return peer // a malformed hop: trust nothing left of it
 		}
@@ -23,8 +27,10 @@ func clientIP(peer netip.Addr, xff string, trusted []netip.Prefix) netip.Addr {
 			return a
 		}
 		peer = a
+		if i < 0 {
+			return peer
+		}
 	}
-	return peer
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

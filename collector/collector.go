@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/consentry/consentry/consent"
@@ -88,8 +87,7 @@ func (c *Collector) Collect(ctx context.Context, site *consent.Site, r Request) 
 		return c.notStored(reason), nil
 	}
 	if len(r.UserAgent) > MaxUserAgent {
-		// Enough to classify and hash; the clone lets the long original be freed.
-		r.UserAgent = strings.Clone(r.UserAgent[:MaxUserAgent])
+		r.UserAgent = r.UserAgent[:MaxUserAgent] // enough to classify and hash; the cache copies it
 	}
 	agent := c.agents.Parse(r.UserAgent)
 	if agent.Bot || !r.HasAcceptLanguage {

@@ -22,7 +22,6 @@ type ServiceConfig struct {
 type Service struct {
 	*Collector
 	Writer *Writer
-	Hasher *Hasher
 }
 
 // Start loads today's and tomorrow's salts, starts the writer and, until ctx ends, the
@@ -42,5 +41,5 @@ func Start(ctx context.Context, conn driver.Conn, cfg ServiceConfig, reg prometh
 	if cfg.SaltRefresh > 0 {
 		go hasher.Run(ctx, cfg.SaltRefresh, func(err error) { log.Error("salt refresh failed", "err", err) })
 	}
-	return &Service{Collector: New(agents, hasher, writer, metrics, cfg.Now), Writer: writer, Hasher: hasher}, nil
+	return &Service{Collector: New(agents, hasher, writer, metrics, cfg.Now), Writer: writer}, nil
 }

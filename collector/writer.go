@@ -152,9 +152,6 @@ func (w *Writer) Enqueue(e Event) error {
 	return nil
 }
 
-// Held returns how many events are queued or in a batch not yet confirmed.
-func (w *Writer) Held() int { return int(w.held.Load()) }
-
 // CountSignal adds one to the anonymous count of signal for site on day.
 func (w *Writer) CountSignal(day time.Time, site, signal string) error {
 	return w.push(item{signal: &signalKey{day: Day(day), site: site, signal: signal}})

@@ -153,8 +153,8 @@ func TestWriterHoldsBatchUntilConfirmed(t *testing.T) {
 		if got := testutil.ToFloat64(m.insertErrors); got != 3 {
 			t.Fatalf("insert errors = %v, want 3", got)
 		}
-		if w.Held() != 0 {
-			t.Fatalf("held = %d after confirmation", w.Held())
+		if n := w.held.Load(); n != 0 {
+			t.Fatalf("held = %d after confirmation", n)
 		}
 		_ = w.Close(context.Background())
 	})

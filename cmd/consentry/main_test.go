@@ -75,7 +75,6 @@ func TestMainUsageAndUnknownCommand(t *testing.T) {
 
 func TestMigrateCommandTwice(t *testing.T) {
 	dsn := chtest.DSN(t)
-	t.Cleanup(func() { dropDatabase(t, dsn) })
 	for i, want := range []string{"applied migration 0001", "schema is up to date"} {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), []string{"migrate", "--clickhouse", dsn}, env(nil), &out, &errOut)
@@ -83,15 +82,6 @@ func TestMigrateCommandTwice(t *testing.T) {
 			t.Fatalf("run %d: code %d, stdout %q, stderr %q", i+1, code, out.String(), errOut.String())
 		}
 	}
-}
-
-func dropDatabase(t *testing.T, dsn string) {
-	conn, err := schema.Open(context.Background(), dsn)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	_ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+dsn[strings.LastIndex(dsn, "/")+1:])
 }
 
 // buildBinary builds cmd/consentry the way the README says, into a temp dir.
@@ -110,7 +100,6 @@ func buildBinary(t *testing.T) string {
 // into ClickHouse and exits 0.
 func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	dsn := chtest.DSN(t)
-	t.Cleanup(func() { dropDatabase(t, dsn) })
 	bin := buildBinary(t)
 	const queue = 150
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", "../../sites.example.yaml",

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/consentry/consentry/schema"
@@ -23,7 +24,8 @@ const (
 	EnvRequire = "CONSENTRY_TEST_REQUIRE_CLICKHOUSE"
 )
 
-// DSN returns the DSN of a new, uniquely named database (not yet created).
+// DSN returns the DSN of a new, uniquely named database (not yet created); whatever
+// creates it, the database is dropped when the test ends.
 func DSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(EnvServer)
@@ -35,10 +37,38 @@ func DSN(t testing.TB) string {
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return strings.TrimRight(base, "/") + "/test_" + hex.EncodeToString(b[:])
+	name := "test_" + hex.EncodeToString(b[:])
+	dsn := strings.TrimRight(base, "/") + "/" + name
+	t.Cleanup(func() { drop(t, dsn, name) })
+	return dsn
 }
 
-// Open creates a fresh database, drops it when the test ends, and returns its DSN and a
+// drop removes a test database through the server's default database, so a database
+// that was never created is not created just to be dropped.
+func drop(t testing.TB, dsn, name string) {
+	if os.Getenv("CONSENTRY_TEST_KEEP_DB") != "" {
+		return
+	}
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Errorf("drop %s: %v", name, err)
+		return
+	}
+	opts.Auth.Database = "default"
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		t.Errorf("drop %s: %v", name, err)
+		return
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name); err != nil {
+		t.Errorf("drop %s: %v", name, err)
+	}
+}
+
+// Open creates a fresh database (dropped when the test ends) and returns its DSN and a
 // connection to it. With migrate, every migration is applied.
 func Open(t testing.TB, migrate bool) (string, driver.Conn) {
 	t.Helper()
@@ -49,14 +79,7 @@ func Open(t testing.TB, migrate bool) (string, driver.Conn) {
 	if err != nil {
 		t.Fatalf("open test database: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if os.Getenv("CONSENTRY_TEST_KEEP_DB") == "" {
-			_ = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+dsn[strings.LastIndex(dsn, "/")+1:])
-		}
-		conn.Close()
-	})
+	t.Cleanup(func() { conn.Close() }) // runs before DSN's drop: cleanups go last-in first-out
 	if migrate {
 		if _, err := schema.Migrate(ctx, conn); err != nil {
 			t.Fatalf("migrate test database: %v", err)

@@ -78,9 +78,9 @@ func BenchmarkAgentParseUncached(b *testing.B) {
 
 func TestCollectorBoundsUserAgentLength(t *testing.T) {
 	p, _ := NewAgentParser(4)
-	c := New(p, nil, nullQueue{}, NewMetrics(prometheus.NewRegistry()), nil)
+	c := New(p, nil, nullQueue{}, noReceipts{}, NewMetrics(prometheus.NewRegistry()), nil)
 	long := testUA + strings.Repeat(" x", 2000)
-	// The site is in consent mode, so Collect stops after classifying the agent.
+	// The site is in consent mode and no receipt permits, so Collect stops after classifying the agent.
 	if _, err := c.Collect(context.Background(), &consent.Site{ID: "s", AnalyticsMode: consent.ModeConsent}, Request{UserAgent: long, HasAcceptLanguage: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,4 +111,11 @@ func TestAgentParserCopiesCacheKeys(t *testing.T) {
 	if _, ok := p.cache.Get(testUA); !ok {
 		t.Fatal("cached agent no longer found under its user agent")
 	}
+}
+
+// noReceipts permits nothing, as for a visitor without a receipt.
+type noReceipts struct{}
+
+func (noReceipts) Permit(*consent.Site, string, string) (consent.Receipt, string) {
+	return consent.Receipt{}, consent.ReasonNoReceipt
 }

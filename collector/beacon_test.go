@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/consentry/consentry/internal/fields"
 )
 
 func TestParseBeacon(t *testing.T) {
-	lim := Limits{MaxURL: 40, MaxName: 8, MaxProps: 2, MaxPropKey: 5, MaxPropValue: 6}
+	lim := Limits{MaxURL: 40, MaxName: 8, MaxProps: 2, MaxPropKey: 5, MaxPropValue: 6, MaxReceipt: 12}
 	tests := []struct {
 		name   string
 		body   string
@@ -33,6 +35,8 @@ func TestParseBeacon(t *testing.T) {
 		{"prop value too long", `{"site":"shop","type":"event","url":"https://s.example/","name":"x","props":{"a":"1234567"}}`, []string{"props.a"}},
 		{"nested prop", `{"site":"shop","type":"event","url":"https://s.example/","name":"x","props":{"a":{"b":1}}}`, []string{"props.a"}},
 		{"null prop", `{"site":"shop","type":"event","url":"https://s.example/","name":"x","props":{"a":null}}`, []string{"props.a"}},
+		{"with receipt", `{"site":"shop","type":"pageview","url":"https://s.example/","receipt":"a.b.c"}`, nil},
+		{"receipt too long", `{"site":"shop","type":"pageview","url":"https://s.example/","receipt":"aaaa.bbbb.cccc"}`, []string{"receipt"}},
 		{"invalid utf8", "{\"site\":\"shop\",\"type\":\"event\",\"url\":\"https://s.example/\",\"name\":\"\xff\"}", nil},
 	}
 	for _, tc := range tests {
@@ -47,9 +51,9 @@ func TestParseBeacon(t *testing.T) {
 				}
 				return
 			}
-			var fe FieldErrors
+			var fe fields.Errors
 			if !errors.As(err, &fe) {
-				t.Fatalf("want FieldErrors, got %v", err)
+				t.Fatalf("want fields.Errors, got %v", err)
 			}
 			for _, f := range tc.fields {
 				found := false
@@ -79,7 +83,7 @@ func TestParseBeaconPropsAsText(t *testing.T) {
 
 // The parsed strings must not alias the body: Fiber reuses that memory for the next request.
 func TestParseBeaconCopiesOutOfBody(t *testing.T) {
-	body := []byte(`{"site":"shop","type":"event","url":"https://s.example/p","name":"signup","props":{"k":"v"}}`)
+	body := []byte(`{"site":"shop","type":"event","url":"https://s.example/p","name":"signup","props":{"k":"v"},"receipt":"r.e.c"}`)
 	b, err := ParseBeacon(body, DefaultLimits)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +91,7 @@ func TestParseBeaconCopiesOutOfBody(t *testing.T) {
 	for i := range body {
 		body[i] = 'X'
 	}
-	if b.Site != "shop" || b.URL != "https://s.example/p" || b.Name != "signup" || b.Props["k"] != "v" {
+	if b.Site != "shop" || b.URL != "https://s.example/p" || b.Name != "signup" || b.Props["k"] != "v" || b.Receipt != "r.e.c" {
 		t.Fatalf("beacon changed with its body: %+v", b)
 	}
 }
@@ -100,9 +104,9 @@ func FuzzParseBeacon(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b, err := ParseBeacon(body, DefaultLimits)
 		if err != nil {
-			var fe FieldErrors
+			var fe fields.Errors
 			if !errors.As(err, &fe) || len(fe) == 0 {
-				t.Fatalf("error is not a non-empty FieldErrors: %v", err)
+				t.Fatalf("error is not a non-empty fields.Errors: %v", err)
 			}
 			return
 		}

@@ -21,14 +21,19 @@ type Request struct {
 	GPC               bool // Sec-GPC: 1
 }
 
-// Reasons a valid beacon is not stored; they label consentry_events_not_stored_total.
+// Reasons a valid beacon is not stored; they label consentry_events_not_stored_total,
+// along with the consent reasons (consent.ReasonNoReceipt, ReasonInvalid, …).
 const (
-	ReasonDNT       = "dnt"
-	ReasonGPC       = "gpc"
-	ReasonBot       = "bot"
-	ReasonNoReceipt = "no_receipt"
-	ReasonBadURL    = "bad_url"
+	ReasonDNT    = "dnt"
+	ReasonGPC    = "gpc"
+	ReasonBot    = "bot"
+	ReasonBadURL = "bad_url"
 )
+
+// Permitter checks a consent receipt; consent.Service implements it.
+type Permitter interface {
+	Permit(site *consent.Site, token, technology string) (consent.Receipt, string)
+}
 
 // MaxUserAgent bounds the bytes of a user agent that are parsed, cached and hashed, so
 // the parse cache's memory is bounded too (ua-cache entries of at most this size).
@@ -51,16 +56,17 @@ type Collector struct {
 	agents  *AgentParser
 	hasher  *Hasher
 	queue   Queue
+	permits Permitter
 	metrics *Metrics
 	now     func() time.Time
 }
 
 // New returns a Collector; now is the clock (time.Now if nil).
-func New(agents *AgentParser, hasher *Hasher, queue Queue, m *Metrics, now func() time.Time) *Collector {
+func New(agents *AgentParser, hasher *Hasher, queue Queue, permits Permitter, m *Metrics, now func() time.Time) *Collector {
 	if now == nil {
 		now = time.Now
 	}
-	return &Collector{agents: agents, hasher: hasher, queue: queue, metrics: m, now: now}
+	return &Collector{agents: agents, hasher: hasher, queue: queue, permits: permits, metrics: m, now: now}
 }
 
 // Collect decides whether r may be stored for site and, if so, queues its anonymized
@@ -70,8 +76,15 @@ func (c *Collector) Collect(ctx context.Context, site *consent.Site, r Request) 
 		return Outcome{}, err
 	}
 	now := c.now().UTC()
-	if r.DNT || r.GPC {
-		// Privacy rule 1: only an anonymous per-site daily count of each signal.
+	permit := ""
+	var rc consent.Receipt
+	if site.AnalyticsMode != consent.ModeExempt {
+		rc, permit = c.permits.Permit(site, r.Beacon.Receipt, "beacon")
+	}
+	// Privacy rule 1: DNT or GPC means only an anonymous per-site daily count of the
+	// signal, unless the visitor's valid receipt records an explicit choice that
+	// overrode the signal (honor_signals: allow_explicit).
+	if (r.DNT || r.GPC) && !(permit == "" && rc.Override) {
 		reason := ReasonGPC
 		if r.DNT {
 			reason = ReasonDNT
@@ -96,9 +109,8 @@ func (c *Collector) Collect(ctx context.Context, site *consent.Site, r Request) 
 		}
 		return c.notStored(ReasonBot), nil
 	}
-	if site.AnalyticsMode != consent.ModeExempt {
-		// Receipts arrive with the consent ledger; until then a consent-mode site stores nothing.
-		return c.notStored(ReasonNoReceipt), nil
+	if permit != "" {
+		return c.notStored(permit), nil
 	}
 	e, ok := c.anonymize(site, r, agent, now)
 	if !ok {

@@ -38,7 +38,7 @@ sites:
 	if err := h.Refresh(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	c := New(agents, h, nullQueue{}, NewMetrics(prometheus.NewRegistry()), nil)
+	c := New(agents, h, nullQueue{}, nil, NewMetrics(prometheus.NewRegistry()), nil)
 	site := sites.Lookup("shop")
 	ip := netip.MustParseAddr("198.18.3.4")
 	ctx := context.Background()

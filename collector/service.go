@@ -15,6 +15,7 @@ type ServiceConfig struct {
 	Writer      WriterConfig
 	UACache     int              // user agents kept in the parse cache
 	SaltRefresh time.Duration    // how often salts are re-read and old ones deleted
+	Permits     Permitter        // consent receipts of consent-mode sites
 	Now         func() time.Time // clock; time.Now if nil
 }
 
@@ -41,5 +42,5 @@ func Start(ctx context.Context, conn driver.Conn, cfg ServiceConfig, reg prometh
 	if cfg.SaltRefresh > 0 {
 		go hasher.Run(ctx, cfg.SaltRefresh, func(err error) { log.Error("salt refresh failed", "err", err) })
 	}
-	return &Service{Collector: New(agents, hasher, writer, metrics, cfg.Now), Writer: writer}, nil
+	return &Service{Collector: New(agents, hasher, writer, cfg.Permits, metrics, cfg.Now), Writer: writer}, nil
 }

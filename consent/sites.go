@@ -1,5 +1,6 @@
-// Package consent owns the sites file: each site's origins, policy version, analytics
-// mode, retention and consent categories. Later it also owns decisions and receipts.
+// Package consent owns the sites file (each site's origins, policy version, analytics
+// mode, retention and consent categories), consent decisions, their signed receipts, the
+// keys that sign them, and the ledger that makes decisions durable.
 package consent
 
 import (
@@ -10,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"sort"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -27,10 +27,26 @@ const (
 	ModeExempt AnalyticsMode = "exempt"
 )
 
-// Defaults applied when the sites file leaves a field out.
+// HonorSignals says how a site treats DNT and GPC in consent decisions.
+type HonorSignals string
+
+const (
+	// SignalsStrict denies every non-required category when DNT or GPC is on, whatever
+	// the visitor clicked.
+	SignalsStrict HonorSignals = "strict"
+	// SignalsAllowExplicit lets an explicit, customized choice override the signal; the
+	// receipt and the ledger row say that it did.
+	SignalsAllowExplicit HonorSignals = "allow_explicit"
+)
+
+// Defaults applied when the sites file leaves a field out, and their bounds.
 const (
 	DefaultRetentionDays = 395
 	MaxRetentionDays     = 3650
+	DefaultConsentMaxAge = 182 // days a receipt is valid
+	MaxConsentMaxAge     = 395
+	// MaxCategories bounds a site's categories: receipts carry grants as a 64-bit mask.
+	MaxCategories = 64
 )
 
 // Category is one group of technologies a visitor can grant or deny.
@@ -49,6 +65,9 @@ type Site struct {
 	RetentionDays int           `yaml:"retention_days"`
 	QueryParams   []string      `yaml:"query_params"`
 	Categories    []Category    `yaml:"categories"`
+	// ConsentMaxAge is how many days a receipt is valid; the visitor is asked again after.
+	ConsentMaxAge int          `yaml:"consent_max_age"`
+	HonorSignals  HonorSignals `yaml:"honor_signals"`
 
 	origins map[string]bool
 	hosts   map[string]bool
@@ -63,6 +82,56 @@ func (s *Site) IsOwnHost(host string) bool { return s.hosts[strings.ToLower(host
 
 // AllowsQueryParam reports whether the query parameter name may be kept in stored URLs.
 func (s *Site) AllowsQueryParam(name string) bool { return s.params[name] }
+
+// CategoryBit returns the receipt mask bit of the category with the given id.
+func (s *Site) CategoryBit(id string) (uint64, bool) {
+	for i, c := range s.Categories {
+		if c.ID == id {
+			return 1 << i, true
+		}
+	}
+	return 0, false
+}
+
+// RequiredMask is the mask of the categories that are always granted.
+func (s *Site) RequiredMask() uint64 {
+	var m uint64
+	for i, c := range s.Categories {
+		if c.Required {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// AllMask is the mask of every category of the site.
+func (s *Site) AllMask() uint64 {
+	return uint64(1)<<len(s.Categories) - 1 // len ≤ MaxCategories-1 by validation
+}
+
+// CategoryIDs returns the ids of the categories in mask, in the site's order.
+func (s *Site) CategoryIDs(mask uint64) []string {
+	ids := []string{}
+	for i, c := range s.Categories {
+		if mask&(1<<i) != 0 {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+// CategoryFor returns the id of the first category that lists the technology, or "".
+// Beacons belong to the category listing "beacon", pixels to "pixel", tracked links to "link".
+func (s *Site) CategoryFor(technology string) string {
+	for _, c := range s.Categories {
+		for _, t := range c.Technologies {
+			if t == technology {
+				return c.ID
+			}
+		}
+	}
+	return ""
+}
 
 // Sites is the validated, immutable set of configured sites.
 type Sites struct {
@@ -181,12 +250,28 @@ func validateSite(s *Site, fail func(field, format string, args ...any)) {
 		}
 		s.params[p] = true
 	}
+	if s.ConsentMaxAge == 0 {
+		s.ConsentMaxAge = DefaultConsentMaxAge
+	}
+	if s.ConsentMaxAge < 1 || s.ConsentMaxAge > MaxConsentMaxAge {
+		fail("consent_max_age", "must be between 1 and %d days", MaxConsentMaxAge)
+	}
+	switch s.HonorSignals {
+	case "":
+		s.HonorSignals = SignalsStrict
+	case SignalsStrict, SignalsAllowExplicit:
+	default:
+		fail("honor_signals", "must be %q or %q, not %q", SignalsStrict, SignalsAllowExplicit, s.HonorSignals)
+	}
 	validateCategories(s.Categories, fail)
 }
 
 func validateCategories(cats []Category, fail func(field, format string, args ...any)) {
 	if len(cats) == 0 {
 		fail("categories", "at least one category is required")
+	}
+	if len(cats) >= MaxCategories {
+		fail("categories", "at most %d categories", MaxCategories-1)
 	}
 	seen := map[string]bool{}
 	for j, c := range cats {
@@ -222,13 +307,4 @@ func parseOrigin(o string) (string, error) {
 		return "", fmt.Errorf("%q: no trailing slash (browsers send origins without one)", o)
 	}
 	return strings.ToLower(u.Hostname()), nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

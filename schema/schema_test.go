@@ -89,7 +89,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 			t.Fatalf("concurrent migrate: %v", err)
 		}
 	}
-	want := []string{"events", "salts", "schema_migrations", "signals"}
+	want := []string{"consent_daily", "consent_daily_mv", "consents", "erasures", "events", "revocations", "salts", "schema_migrations", "signals"}
 	if got := tables(t, conn); !reflect.DeepEqual(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}

@@ -10,6 +10,9 @@ go build -o bin/consentry ./cmd/consentry
 LISTEN="${CONSENTRY_LISTEN:-127.0.0.1:8080}"
 DSN="$(scripts/clickhouse.sh dsn consentry)"
 CH_PORT="$CH_TCP_PORT"
+# Development keys, made once and kept under the ignored var/; production brings its own.
+KEYS=var/dev-keys.json
+[[ -f $KEYS ]] || bin/consentry keys generate --out "$KEYS"
 
 cat <<EOF
 
@@ -30,7 +33,17 @@ Add -H 'DNT: 1' to the curl and only a count in the signals table goes up:
 
   clickhouse-client --port $CH_PORT -d consentry -q "SELECT day, site, signal, sum(count) FROM signals GROUP BY day, site, signal"
 
+Record a consent decision on the blog (a consent-mode site); the answer carries the receipt:
+
+  curl -s http://$LISTEN/v1/consent -H 'Origin: http://localhost:8082' -H 'Content-Type: text/plain' \
+    --data '{"site":"blog","method":"accept_all","lang":"en"}'
+
+  clickhouse-client --port $CH_PORT -d consentry -q "SELECT * FROM consents FINAL ORDER BY decided_at DESC LIMIT 5 FORMAT Vertical"
+
+Receipts verify against http://$LISTEN/.well-known/jwks.json. Admin API token:
+  bin/consentry token --keys $KEYS --role analyst --ttl 1h
+
 Metrics: http://$LISTEN/metrics   Readiness: http://$LISTEN/readyz   Stop: Ctrl-C
 
 EOF
-bin/consentry serve --listen "$LISTEN" --clickhouse "$DSN" --sites sites.example.yaml --data-dir var --log-format text
+bin/consentry serve --listen "$LISTEN" --clickhouse "$DSN" --sites sites.example.yaml --data-dir var --keys "$KEYS" --log-format text

@@ -8,6 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/consentry/consentry/collector"
+	"github.com/consentry/consentry/consent"
+	"github.com/consentry/consentry/internal/fields"
 )
 
 // apiError is an answer the HTTP layer chose itself (unknown site, bad origin, limits).
@@ -33,12 +35,17 @@ var domainErrors = []struct {
 	{collector.ErrQueueFull, fiber.StatusServiceUnavailable, "overloaded", "write queue is full; retry later"},
 	{collector.ErrClosed, fiber.StatusServiceUnavailable, "shutting_down", "server is shutting down; retry later"},
 	{collector.ErrNoSalt, fiber.StatusServiceUnavailable, "not_ready", "visitor salt not loaded yet; retry later"},
+	{consent.ErrLedgerBusy, fiber.StatusServiceUnavailable, "overloaded", "too many decisions waiting; retry later"},
+	{consent.ErrNotDurable, fiber.StatusServiceUnavailable, "not_durable", "decision could not be stored in time; retry later"},
+	{consent.ErrLedgerClosed, fiber.StatusServiceUnavailable, "shutting_down", "server is shutting down; retry later"},
+	{consent.ErrSubjectGone, fiber.StatusGone, "erased", "the decisions of this receipt were erased"},
+	{consent.ErrReceiptInvalid, fiber.StatusUnauthorized, "invalid_receipt", "the receipt does not verify"},
 }
 
 type errorBody struct {
-	Error   string                 `json:"error"`
-	Message string                 `json:"message"`
-	Fields  []collector.FieldError `json:"fields,omitempty"`
+	Error   string         `json:"error"`
+	Message string         `json:"message"`
+	Fields  []fields.Error `json:"fields,omitempty"`
 }
 
 // errorHandler answers every error with its status, an X-Consentry-Reason header and a
@@ -47,7 +54,7 @@ func (s *server) errorHandler(c *fiber.Ctx, err error) error {
 	status, body := fiber.StatusInternalServerError, errorBody{Error: "internal", Message: "internal error"}
 	var (
 		ae *apiError
-		fe collector.FieldErrors
+		fe fields.Errors
 		fb *fiber.Error
 	)
 	switch {

@@ -24,11 +24,13 @@ import (
 
 // Config holds the HTTP layer's limits.
 type Config struct {
-	MaxBody        int              // bytes of a request body
-	Limits         collector.Limits // field limits of a beacon
-	RateLimit      int              // requests per second per client; 0 disables
-	RateClients    int              // clients tracked per rate window
-	TrustedProxies []netip.Prefix   // peers whose X-Forwarded-For is believed
+	MaxBody        int                    // bytes of a request body
+	Limits         collector.Limits       // field limits of a beacon
+	DecisionLimits consent.DecisionLimits // field limits of a consent decision
+	ConsentTimeout time.Duration          // how long a decision may wait to become durable
+	RateLimit      int                    // requests per second per client; 0 disables
+	RateClients    int                    // clients tracked per rate window
+	TrustedProxies []netip.Prefix         // peers whose X-Forwarded-For is believed
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
@@ -39,10 +41,20 @@ type Collector interface {
 	Collect(ctx context.Context, site *consent.Site, r collector.Request) (collector.Outcome, error)
 }
 
+// Consent is what the consent routes need of consent.Service.
+type Consent interface {
+	Decide(ctx context.Context, site *consent.Site, req consent.DecisionRequest, sig consent.Signal) (consent.Issued, error)
+	Me(ctx context.Context, token string) (consent.Status, error)
+	Subject(token string) (*consent.Site, consent.Receipt, error)
+	Erase(ctx context.Context, site, consentID string) (consent.Erasure, error)
+}
+
 // Deps are the parts the app calls into.
 type Deps struct {
 	Sites     *consent.Sites
 	Collector Collector
+	Consent   Consent
+	JWKS      []byte                          // public receipt keys, served at /.well-known/jwks.json
 	Ready     func(ctx context.Context) error // readiness: pings ClickHouse
 	Registry  *prometheus.Registry
 	Log       *slog.Logger
@@ -89,8 +101,12 @@ func New(cfg Config, deps Deps) *fiber.App {
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	app.Get("/readyz", s.ready)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(deps.Registry, promhttp.HandlerOpts{})))
-	app.Options("/v1/collect", s.preflight)
+	app.Options("/v1/*", s.preflight)
 	app.Post("/v1/collect", s.collect)
+	app.Post("/v1/consent", s.decide)
+	app.Get("/v1/consent/me", s.me)
+	app.Delete("/v1/consent/me", s.eraseMe)
+	app.Get("/.well-known/jwks.json", s.jwks)
 	return app
 }
 
@@ -112,8 +128,8 @@ func (s *server) preflight(c *fiber.Ctx) error {
 		return reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed")
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-	c.Set(fiber.HeaderAccessControlAllowMethods, "POST")
-	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type")
+	c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, DELETE")
+	c.Set(fiber.HeaderAccessControlAllowHeaders, "Content-Type, Authorization")
 	c.Set(fiber.HeaderAccessControlMaxAge, "86400")
 	c.Set(fiber.HeaderVary, "Origin")
 	return c.SendStatus(fiber.StatusNoContent)
@@ -128,38 +144,58 @@ func (s *server) client(c *fiber.Ctx) (netip.Addr, uint64) {
 	return ip, siphash.Hash(s.rateKey[0], s.rateKey[1], b[:])
 }
 
-func (s *server) collect(c *fiber.Ctx) error {
+// admit applies what every body-carrying public POST shares: the per-client rate
+// limit, the content type (text/plain lets sendBeacon skip a preflight) and the body size.
+func (s *server) admit(c *fiber.Ctx) (netip.Addr, error) {
 	ip, key := s.client(c)
 	if !s.limiter.allow(key) {
-		return reject(fiber.StatusTooManyRequests, "rate_limited", "too many requests from this client")
+		return ip, reject(fiber.StatusTooManyRequests, "rate_limited", "too many requests from this client")
 	}
 	if !acceptedContentType(c.Get(fiber.HeaderContentType)) {
-		return reject(fiber.StatusUnsupportedMediaType, "unsupported_content_type", "send text/plain or application/json")
+		return ip, reject(fiber.StatusUnsupportedMediaType, "unsupported_content_type", "send text/plain or application/json")
 	}
 	if len(c.Body()) > s.cfg.MaxBody {
-		return reject(fiber.StatusRequestEntityTooLarge, "too_large", "body too large")
+		return ip, reject(fiber.StatusRequestEntityTooLarge, "too_large", "body too large")
+	}
+	return ip, nil
+}
+
+// siteFromOrigin looks the site up and requires the request to come from one of its
+// origins, then allows that origin to read the answer.
+func (s *server) siteFromOrigin(c *fiber.Ctx, id string) (*consent.Site, error) {
+	site := s.deps.Sites.Lookup(id)
+	if site == nil {
+		return nil, reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
+	}
+	origin := c.Get(fiber.HeaderOrigin)
+	if !site.AllowsOrigin(origin) {
+		return nil, reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+	c.Set(fiber.HeaderVary, "Origin")
+	return site, nil
+}
+
+func (s *server) collect(c *fiber.Ctx) error {
+	ip, err := s.admit(c)
+	if err != nil {
+		return err
 	}
 	b, err := collector.ParseBeacon(c.Body(), s.cfg.Limits)
 	if err != nil {
 		return err
 	}
-	site := s.deps.Sites.Lookup(b.Site)
-	if site == nil {
-		return reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
+	site, err := s.siteFromOrigin(c, b.Site)
+	if err != nil {
+		return err
 	}
-	origin := c.Get(fiber.HeaderOrigin)
-	if !site.AllowsOrigin(origin) {
-		return reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
-	}
-	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-	c.Set(fiber.HeaderVary, "Origin")
 	out, err := s.deps.Collector.Collect(c.UserContext(), site, collector.Request{
 		Beacon:            b,
 		ClientIP:          ip,
 		UserAgent:         c.Get(fiber.HeaderUserAgent), // a view into Fiber's buffer: Collect keeps no reference
 		HasAcceptLanguage: c.Get(fiber.HeaderAcceptLanguage) != "",
-		DNT:               c.Get("DNT") == "1",
-		GPC:               c.Get("Sec-GPC") == "1",
+		DNT:               dnt(c),
+		GPC:               gpc(c),
 	})
 	if err != nil {
 		return err
@@ -175,3 +211,6 @@ func acceptedContentType(ct string) bool {
 	mt = strings.ToLower(strings.TrimSpace(mt))
 	return mt == "text/plain" || mt == "application/json"
 }
+
+func dnt(c *fiber.Ctx) bool { return c.Get("DNT") == "1" }
+func gpc(c *fiber.Ctx) bool { return c.Get("Sec-GPC") == "1" }

@@ -2,6 +2,9 @@
 //
 //	consentry serve   --listen :8080 --clickhouse clickhouse://127.0.0.1:9000/consentry --sites sites.yaml
 //	consentry migrate --clickhouse clickhouse://127.0.0.1:9000/consentry
+//	consentry keys generate --out keys.json
+//	consentry keys rotate --keys keys.json
+//	consentry token --keys keys.json --role analyst --ttl 1h
 //
 // Every flag can also be set by environment variable: CONSENTRY_ and the flag name in
 // upper snake case (--trusted-proxies is CONSENTRY_TRUSTED_PROXIES).
@@ -28,6 +31,9 @@ const usage = `usage: consentry <command> [flags]
 commands:
   serve     run the HTTP service (applies pending migrations first)
   migrate   apply pending ClickHouse migrations and exit
+  keys      generate --out FILE: create the key file (receipt and admin keys)
+            rotate --keys FILE: add a new receipt signing key
+  token     print an admin API token (--keys FILE --role admin|analyst --ttl 1h)
 
 Run "consentry <command> -h" for its flags. Every flag can also be set by environment
 variable: CONSENTRY_ and the flag name in upper snake case.
@@ -51,6 +57,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		if cfg, err = parseMigrate(args[1:], getenv, stderr); err == nil {
 			err = migrate(ctx, cfg, stdout)
 		}
+	case "keys":
+		err = keysCmd(args[1:], getenv, stdout, stderr)
+	case "token":
+		err = tokenCmd(args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

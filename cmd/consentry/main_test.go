@@ -23,9 +23,21 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
+// writeKeys makes a key file with `keys generate` and returns its path.
+func writeKeys(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "keys.json")
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"keys", "generate", "--out", path}, env(nil), &out, &errs); code != 0 {
+		t.Fatalf("keys generate: exit %d: %s", code, errs.String())
+	}
+	return path
+}
+
 func TestServeConfigFlagsBeatEnvAndEnvBeatsDefaults(t *testing.T) {
 	dir := t.TempDir()
-	c, err := parseServe([]string{"--listen", "127.0.0.1:9999", "--sites", "../../sites.example.yaml", "--data-dir", dir}, env(map[string]string{
+	keys := writeKeys(t)
+	c, err := parseServe([]string{"--listen", "127.0.0.1:9999", "--sites", "../../sites.example.yaml", "--data-dir", dir, "--keys", keys}, env(map[string]string{
 		"CONSENTRY_LISTEN":          "127.0.0.1:1111", // the flag wins
 		"CONSENTRY_QUEUE_SIZE":      "77",
 		"CONSENTRY_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1",
@@ -53,7 +65,7 @@ func TestServeConfigReportsEveryErrorAtOnce(t *testing.T) {
 		t.Fatal("want errors")
 	}
 	for _, want := range []string{"--listen (CONSENTRY_LISTEN)", "--max-body (CONSENTRY_MAX_BODY)", "--sites (CONSENTRY_SITES)", "--clickhouse (CONSENTRY_CLICKHOUSE)",
-		"--trusted-proxies (CONSENTRY_TRUSTED_PROXIES)", "--rate-limit", "--log-format", "--flush-interval"} {
+		"--trusted-proxies (CONSENTRY_TRUSTED_PROXIES)", "--rate-limit", "--log-format", "--flush-interval", "--keys (CONSENTRY_KEYS): is required"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -103,7 +115,7 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	bin := buildBinary(t)
 	const queue = 150
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", "../../sites.example.yaml",
-		"--data-dir", t.TempDir(), "--queue-size", fmt.Sprint(queue), "--batch-rows", "100000", "--flush-interval", "1h", "--rate-limit", "0")
+		"--data-dir", t.TempDir(), "--keys", writeKeys(t), "--queue-size", fmt.Sprint(queue), "--batch-rows", "100000", "--flush-interval", "1h", "--rate-limit", "0")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,10 @@ type serveConfig struct {
 	DataDir           string
 	MaxBody           int
 	Limits            collector.Limits
+	DecisionLimits    consent.DecisionLimits
+	KeysFile          string
+	Consent           consent.ServiceConfig
+	ConsentTimeout    time.Duration
 	RateLimit         int
 	RateClients       int
 	Writer            collector.WriterConfig
@@ -39,11 +43,15 @@ type serveConfig struct {
 	LogFormat         string
 
 	sites          *consent.Sites
+	keys           *consent.KeySet
 	trustedProxies []netip.Prefix
 }
 
 func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
-	c := serveConfig{Limits: collector.DefaultLimits, Writer: collector.DefaultWriterConfig}
+	c := serveConfig{
+		Limits: collector.DefaultLimits, Writer: collector.DefaultWriterConfig, DecisionLimits: consent.DefaultDecisionLimits,
+		Consent: consent.ServiceConfig{Ledger: consent.DefaultLedgerConfig},
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Listen, "listen", ":8080", "address to listen on")
@@ -57,6 +65,17 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&c.Limits.MaxProps, "max-props", c.Limits.MaxProps, "max properties per event")
 	fs.IntVar(&c.Limits.MaxPropKey, "max-prop-key", c.Limits.MaxPropKey, "max bytes of a property name")
 	fs.IntVar(&c.Limits.MaxPropValue, "max-prop-value", c.Limits.MaxPropValue, "max bytes of a property value")
+	fs.IntVar(&c.Limits.MaxReceipt, "max-receipt", c.Limits.MaxReceipt, "max bytes of a consent receipt in a beacon or decision")
+	fs.IntVar(&c.DecisionLimits.MaxBannerVersion, "max-banner-version", c.DecisionLimits.MaxBannerVersion, "max bytes of a decision's banner_version")
+	fs.StringVar(&c.KeysFile, "keys", "", "key file from `consentry keys generate` (required: there is no default key)")
+	fs.StringVar(&c.Consent.Issuer, "issuer", "consentry", "iss of receipts and admin tokens, e.g. this service's public URL")
+	fs.IntVar(&c.Consent.ReceiptCache, "receipt-cache", 10_000, "verified receipts kept in memory")
+	fs.IntVar(&c.Consent.Ledger.MaxBatch, "consent-batch", c.Consent.Ledger.MaxBatch, "max decisions per ledger insert")
+	fs.DurationVar(&c.Consent.Ledger.MaxWait, "consent-wait", c.Consent.Ledger.MaxWait, "how long a decision waits for others to share its insert (0: none)")
+	fs.IntVar(&c.Consent.Ledger.MaxWaiting, "consent-waiting", c.Consent.Ledger.MaxWaiting, "decisions waiting for an insert before answering 503")
+	fs.DurationVar(&c.ConsentTimeout, "consent-timeout", 5*time.Second, "how long a decision may wait to become durable before answering 503")
+	fs.DurationVar(&c.Consent.RevocationRefresh, "revocation-refresh", 5*time.Second, "how often withdrawals made on other replicas are read")
+	fs.DurationVar(&c.Consent.ErasurePoll, "erasure-wait", 3*time.Second, "how long an erasure waits for ClickHouse's delete before answering 202")
 	fs.IntVar(&c.RateLimit, "rate-limit", 20, "max requests per second per client (0 disables)")
 	fs.IntVar(&c.RateClients, "rate-clients", 100_000, "max clients tracked per rate window")
 	fs.IntVar(&c.Writer.QueueSize, "queue-size", c.Writer.QueueSize, "events held in memory before answering 503")
@@ -88,6 +107,8 @@ func (c *serveConfig) validate() error {
 		{"max-body", c.MaxBody}, {"max-url", c.Limits.MaxURL}, {"max-name", c.Limits.MaxName},
 		{"max-props", c.Limits.MaxProps}, {"max-prop-key", c.Limits.MaxPropKey}, {"max-prop-value", c.Limits.MaxPropValue},
 		{"rate-clients", c.RateClients}, {"queue-size", c.Writer.QueueSize}, {"batch-rows", c.Writer.BatchRows}, {"ua-cache", c.UACache},
+		{"max-receipt", c.Limits.MaxReceipt}, {"max-banner-version", c.DecisionLimits.MaxBannerVersion},
+		{"consent-batch", c.Consent.Ledger.MaxBatch}, {"consent-waiting", c.Consent.Ledger.MaxWaiting},
 	} {
 		v.positive(f.name, f.n)
 	}
@@ -98,8 +119,20 @@ func (c *serveConfig) validate() error {
 	}{
 		{"flush-interval", c.Writer.FlushInterval}, {"insert-timeout", c.Writer.InsertTimeout}, {"salt-refresh", c.SaltRefresh},
 		{"retention-interval", c.RetentionInterval}, {"shutdown-timeout", c.ShutdownTimeout},
+		{"consent-timeout", c.ConsentTimeout}, {"revocation-refresh", c.Consent.RevocationRefresh}, {"erasure-wait", c.Consent.ErasurePoll},
 	} {
 		v.check(f.d > 0, f.name, "must be a positive duration")
+	}
+	v.check(c.Consent.Ledger.MaxWait >= 0 && c.Consent.Ledger.MaxWait < c.ConsentTimeout, "consent-wait", "must be >= 0 and shorter than --consent-timeout")
+	v.check(c.Consent.ReceiptCache >= 0, "receipt-cache", "must be >= 0")
+	v.check(c.Consent.Issuer != "", "issuer", "must not be empty")
+	c.DecisionLimits.MaxReceipt = c.Limits.MaxReceipt
+	c.Consent.Ledger.InsertTimeout = c.Writer.InsertTimeout
+	if c.KeysFile == "" {
+		v.check(false, "keys", "is required: create one with `consentry keys generate --out FILE`")
+	} else {
+		c.keys, err = consent.LoadKeySet(c.KeysFile)
+		v.check(err == nil, "keys", "%v", err)
 	}
 	var level slog.Level
 	v.check(level.UnmarshalText([]byte(c.LogLevel)) == nil, "log-level", "must be debug, info, warn or error")
@@ -140,20 +173,30 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	svc, err := collector.Start(bg, conn, collector.ServiceConfig{Writer: c.Writer, UACache: c.UACache, SaltRefresh: c.SaltRefresh}, reg, log)
+	ledger, err := consent.Start(bg, conn, c.sites, c.keys, c.Consent, reg, log)
+	if err != nil {
+		return err
+	}
+	svc, err := collector.Start(bg, conn, collector.ServiceConfig{Writer: c.Writer, UACache: c.UACache, SaltRefresh: c.SaltRefresh, Permits: ledger}, reg, log)
 	if err != nil {
 		return err
 	}
 	writer := svc.Writer
 	go retention.New(conn, c.sites, nil, log).Run(bg, c.RetentionInterval)
+	jwks, err := c.keys.JWKS()
+	if err != nil {
+		return err
+	}
 
 	app := server.New(server.Config{
-		MaxBody: c.MaxBody, Limits: c.Limits, RateLimit: c.RateLimit, RateClients: c.RateClients,
+		MaxBody: c.MaxBody, Limits: c.Limits, DecisionLimits: c.DecisionLimits, ConsentTimeout: c.ConsentTimeout,
+		RateLimit: c.RateLimit, RateClients: c.RateClients,
 		TrustedProxies: c.trustedProxies, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-	}, server.Deps{Sites: c.sites, Collector: svc, Ready: conn.Ping, Registry: reg, Log: log})
+	}, server.Deps{Sites: c.sites, Collector: svc, Consent: ledger, JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log})
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
+		_ = ledger.Ledger.Close(context.Background())
 		_ = writer.Close(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -173,6 +216,9 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 	stopBackground()
 	drainCtx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
 	defer cancel()
+	if lErr := ledger.Ledger.Close(drainCtx); lErr != nil {
+		err = errors.Join(err, lErr)
+	}
 	if wErr := writer.Close(drainCtx); wErr != nil {
 		return errors.Join(err, wErr)
 	}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/consentry/consentry/consent"
+)
+
+type decisionAnswer struct {
+	Receipt   string    `json:"receipt"`
+	ConsentID string    `json:"consent_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Granted   []string  `json:"granted"`
+	Signal    string    `json:"signal"`
+	Override  bool      `json:"override"`
+}
+
+// decide records a consent decision and answers its receipt once it is durable.
+func (s *server) decide(c *fiber.Ctx) error {
+	if _, err := s.admit(c); err != nil {
+		return err
+	}
+	req, err := consent.ParseDecision(c.Body(), s.cfg.DecisionLimits)
+	if err != nil {
+		return err
+	}
+	site, err := s.siteFromOrigin(c, req.Site)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.ConsentTimeout)
+	defer cancel()
+	out, err := s.deps.Consent.Decide(ctx, site, req, consent.SignalOf(dnt(c), gpc(c)))
+	if err != nil {
+		return err
+	}
+	d := out.Decision
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(decisionAnswer{
+		Receipt: out.Token, ConsentID: d.ConsentID, ExpiresAt: d.ExpiresAt, Granted: d.GrantedIDs,
+		Signal: string(d.Signal), Override: d.Override,
+	})
+}
+
+// bearer returns the token of an Authorization: Bearer header.
+func bearer(c *fiber.Ctx) (string, error) {
+	scheme, token, ok := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", reject(fiber.StatusUnauthorized, "unauthorized", "send Authorization: Bearer <token>")
+	}
+	return strings.TrimSpace(token), nil
+}
+
+// subjectOrigin allows a browser on the receipt's site to read the answer; a request
+// from another origin is refused (a request without Origin is not from a page).
+func subjectOrigin(c *fiber.Ctx, site *consent.Site) error {
+	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" {
+		return nil
+	}
+	if !site.AllowsOrigin(origin) {
+		return reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+	c.Set(fiber.HeaderVary, "Origin")
+	return nil
+}
+
+// me answers a visitor's own consent state and history, proven by their receipt.
+func (s *server) me(c *fiber.Ctx) error {
+	token, err := bearer(c)
+	if err != nil {
+		return err
+	}
+	site, _, err := s.deps.Consent.Subject(token)
+	if err != nil {
+		return err
+	}
+	if err := subjectOrigin(c, site); err != nil {
+		return err
+	}
+	st, err := s.deps.Consent.Me(c.UserContext(), token)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(st)
+}
+
+// eraseMe erases a visitor's own decisions, proven by their receipt.
+func (s *server) eraseMe(c *fiber.Ctx) error {
+	token, err := bearer(c)
+	if err != nil {
+		return err
+	}
+	site, rc, err := s.deps.Consent.Subject(token)
+	if err != nil {
+		return err
+	}
+	if err := subjectOrigin(c, site); err != nil {
+		return err
+	}
+	return s.answerErasure(c, site.ID, rc.ConsentID)
+}
+
+func (s *server) answerErasure(c *fiber.Ctx, site, consentID string) error {
+	e, err := s.deps.Consent.Erase(c.UserContext(), site, consentID)
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if !e.Complete {
+		status = fiber.StatusAccepted
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(e)
+}
+
+func (s *server) jwks(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	return c.Send(s.deps.JWKS)
+}

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
-	"net/url"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,98 +15,13 @@ import (
 	"github.com/consentry/consentry/schema"
 )
 
-// cutProxy forwards TCP to a target and can cut every connection and refuse new ones,
-// then come back on the same address: a ClickHouse outage without stopping the server.
-type cutProxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	p := &cutProxy{target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cutProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cutProxy) restore(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // While ClickHouse is unreachable the writer holds its batch and the queue; once full,
 // Enqueue refuses (503 upstream); when ClickHouse is back every accepted event arrives.
 func TestClickHouseOutageLosesNothing(t *testing.T) {
 	ctx := context.Background()
 	dsn, direct := chtest.Open(t, true)
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.addr
-	conn, err := schema.Open(ctx, u.String())
+	proxy, viaProxy := chtest.Proxied(t, dsn)
+	conn, err := schema.Open(ctx, viaProxy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,9 +37,9 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "10 rows before the outage", func() bool { return count() == 10 })
+	chtest.WaitFor(t, "10 rows before the outage", func() bool { return count() == 10 })
 
-	proxy.cut()
+	proxy.Cut()
 	accepted := 0
 	for range 100 {
 		err := w.Enqueue(ev("/during"))
@@ -142,13 +54,13 @@ func TestClickHouseOutageLosesNothing(t *testing.T) {
 	if accepted != 40 {
 		t.Fatalf("accepted %d during the outage, want the queue size 40", accepted)
 	}
-	waitFor(t, "failed insert attempts", func() bool { return testutil.ToFloat64(m.insertErrors) >= 2 })
+	chtest.WaitFor(t, "failed insert attempts", func() bool { return testutil.ToFloat64(m.insertErrors) >= 2 })
 	if n := count(); n != 10 {
 		t.Fatalf("rows changed during the outage: %d", n)
 	}
 
-	proxy.restore(t)
-	waitFor(t, "every accepted row after the outage", func() bool { return count() == 50 })
+	proxy.Restore(t)
+	chtest.WaitFor(t, "every accepted row after the outage", func() bool { return count() == 50 })
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}

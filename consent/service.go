@@ -22,8 +22,11 @@ const (
 	ReasonWithdrawn = "withdrawn"
 )
 
-// ErrSubjectGone answers a receipt whose consent id was erased.
-var ErrSubjectGone = errors.New("this consent id was erased")
+// Errors of the visitor and admin routes.
+var (
+	ErrSubjectGone = errors.New("this consent id was erased")
+	ErrMalformedID = errors.New("not a consent id (22 base64url characters)")
+)
 
 // Service is the consent ledger as the HTTP layer and the collector use it.
 type Service struct {
@@ -224,4 +227,17 @@ func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cf
 		Sites: sites, Receipts: receipts, Ledger: NewLedger(cfg.Ledger, store, reg, log), Revocations: revs,
 		Store: store, Now: cfg.Now, ErasurePoll: cfg.ErasurePoll,
 	}, nil
+}
+
+// Stats returns daily decision statistics of a site (see Store.Stats).
+func (s *Service) Stats(ctx context.Context, site string, from, to time.Time) ([]DayStats, error) {
+	return s.Store.Stats(ctx, site, from, to)
+}
+
+// Export returns every decision of a consent id, on any site, oldest first.
+func (s *Service) Export(ctx context.Context, consentID string) ([]Decision, error) {
+	if !validID(consentID) {
+		return nil, ErrMalformedID
+	}
+	return s.Store.History(ctx, "", consentID)
 }

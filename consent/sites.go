@@ -51,23 +51,23 @@ const (
 
 // Category is one group of technologies a visitor can grant or deny.
 type Category struct {
-	ID           string   `yaml:"id"`
-	Required     bool     `yaml:"required"`
-	Technologies []string `yaml:"technologies"`
+	ID           string   `yaml:"id" json:"id"`
+	Required     bool     `yaml:"required" json:"required"`
+	Technologies []string `yaml:"technologies" json:"technologies"`
 }
 
 // Site is one website that embeds Consentry.
 type Site struct {
-	ID            string        `yaml:"id"`
-	Origins       []string      `yaml:"origins"`
-	PolicyVersion string        `yaml:"policy_version"`
-	AnalyticsMode AnalyticsMode `yaml:"analytics_mode"`
-	RetentionDays int           `yaml:"retention_days"`
-	QueryParams   []string      `yaml:"query_params"`
-	Categories    []Category    `yaml:"categories"`
+	ID            string        `yaml:"id" json:"id"`
+	Origins       []string      `yaml:"origins" json:"origins"`
+	PolicyVersion string        `yaml:"policy_version" json:"policy_version"`
+	AnalyticsMode AnalyticsMode `yaml:"analytics_mode" json:"analytics_mode"`
+	RetentionDays int           `yaml:"retention_days" json:"retention_days"`
+	QueryParams   []string      `yaml:"query_params" json:"query_params"`
+	Categories    []Category    `yaml:"categories" json:"categories"`
 	// ConsentMaxAge is how many days a receipt is valid; the visitor is asked again after.
-	ConsentMaxAge int          `yaml:"consent_max_age"`
-	HonorSignals  HonorSignals `yaml:"honor_signals"`
+	ConsentMaxAge int          `yaml:"consent_max_age" json:"consent_max_age"`
+	HonorSignals  HonorSignals `yaml:"honor_signals" json:"honor_signals"`
 
 	origins map[string]bool
 	hosts   map[string]bool

@@ -40,6 +40,7 @@ var domainErrors = []struct {
 	{consent.ErrLedgerClosed, fiber.StatusServiceUnavailable, "shutting_down", "server is shutting down; retry later"},
 	{consent.ErrSubjectGone, fiber.StatusGone, "erased", "the decisions of this receipt were erased"},
 	{consent.ErrReceiptInvalid, fiber.StatusUnauthorized, "invalid_receipt", "the receipt does not verify"},
+	{consent.ErrMalformedID, fiber.StatusBadRequest, "invalid", "not a consent id (22 base64url characters)"},
 }
 
 type errorBody struct {

@@ -54,6 +54,8 @@ type Deps struct {
 	Sites     *consent.Sites
 	Collector Collector
 	Consent   Consent
+	AdminData AdminData
+	Admin     AdminAuth
 	JWKS      []byte                          // public receipt keys, served at /.well-known/jwks.json
 	Ready     func(ctx context.Context) error // readiness: pings ClickHouse
 	Registry  *prometheus.Registry
@@ -107,6 +109,7 @@ func New(cfg Config, deps Deps) *fiber.App {
 	app.Get("/v1/consent/me", s.me)
 	app.Delete("/v1/consent/me", s.eraseMe)
 	app.Get("/.well-known/jwks.json", s.jwks)
+	s.adminRoutes(app)
 	return app
 }
 

@@ -181,7 +181,7 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e := &env{conn: conn, svc: svc, consent: cs, reg: reg, logs: logs}
-	e.app = New(cfg, Deps{Sites: sites, Collector: svc, Consent: cs, JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log, Now: o.now})
+	e.app = New(cfg, Deps{Sites: sites, Collector: svc, Consent: cs, AdminData: cs, Admin: consent.NewAdminTokens(o.keys, "consentry-test", o.now), JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log, Now: o.now})
 	t.Cleanup(func() {
 		_ = cs.Ledger.Close(context.Background())
 		if !e.drained {
@@ -229,7 +229,13 @@ func browser(extra hdr) hdr {
 
 func (e *env) post(t *testing.T, body string, h hdr) *http.Response {
 	t.Helper()
-	req := httptest.NewRequest(http.MethodPost, "/v1/collect", strings.NewReader(body))
+	return e.do(t, http.MethodPost, "/v1/collect", body, h)
+}
+
+// do sends one request through the real Fiber app.
+func (e *env) do(t *testing.T, method, path, body string, h hdr) *http.Response {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	for k, v := range h {
 		req.Header.Set(k, v)
 	}
@@ -243,7 +249,13 @@ func (e *env) post(t *testing.T, body string, h hdr) *http.Response {
 // postHTTP sends over a real socket (needed where fasthttp itself answers, as for 413).
 func postHTTP(t *testing.T, base, body string, h hdr) *http.Response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, base+"/v1/collect", strings.NewReader(body))
+	return sendHTTP(t, base, http.MethodPost, "/v1/collect", body, h)
+}
+
+// sendHTTP is postHTTP for any method and path.
+func sendHTTP(t *testing.T, base, method, path, body string, h hdr) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,7 +192,8 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 		MaxBody: c.MaxBody, Limits: c.Limits, DecisionLimits: c.DecisionLimits, ConsentTimeout: c.ConsentTimeout,
 		RateLimit: c.RateLimit, RateClients: c.RateClients,
 		TrustedProxies: c.trustedProxies, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-	}, server.Deps{Sites: c.sites, Collector: svc, Consent: ledger, JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log})
+	}, server.Deps{Sites: c.sites, Collector: svc, Consent: ledger, AdminData: ledger,
+		Admin: consent.NewAdminTokens(c.keys, c.Consent.Issuer, nil), JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log})
 
 	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {

@@ -60,6 +60,8 @@ const maxLang = 35
 
 var (
 	langPattern = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
+	// A version label, not free text: nothing personal can ride into the ledger in it.
+	bannerVersionPattern = regexp.MustCompile(`^[A-Za-z0-9._:+-]*$`)
 	idB64       = base64.RawURLEncoding
 )
 
@@ -105,7 +107,9 @@ func ParseDecision(body []byte, lim DecisionLimits) (DecisionRequest, error) {
 	if chk.Text("lang", r.Lang, maxLang, false) && r.Lang != "" && !langPattern.MatchString(r.Lang) {
 		chk.Add("lang", "must be a language tag such as en or zh-CN")
 	}
-	chk.Text("banner_version", r.BannerVersion, lim.MaxBannerVersion, false)
+	if chk.Text("banner_version", r.BannerVersion, lim.MaxBannerVersion, false) && !bannerVersionPattern.MatchString(r.BannerVersion) {
+		chk.Add("banner_version", "may hold only letters, digits and . _ : + -")
+	}
 	chk.Text("receipt", r.Receipt, lim.MaxReceipt, false)
 	if err := chk.Err(); err != nil {
 		return DecisionRequest{}, err

@@ -29,6 +29,7 @@ func TestParseDecision(t *testing.T) {
 		{"bad category id", `{"site":"shop","method":"custom","choices":{"Bad Id":true}}`, []string{"choices"}},
 		{"bad lang", `{"site":"shop","method":"accept_all","lang":"en_US!"}`, []string{"lang"}},
 		{"lang too long", `{"site":"shop","method":"accept_all","lang":"` + strings.Repeat("a", 36) + `"}`, []string{"lang"}},
+		{"banner version is free text", `{"site":"shop","method":"accept_all","banner_version":"jane@x.io"}`, []string{"banner_version"}},
 		{"banner version too long", `{"site":"shop","method":"accept_all","banner_version":"123456789"}`, []string{"banner_version"}},
 		{"receipt too long", `{"site":"shop","method":"accept_all","receipt":"` + strings.Repeat("r", 17) + `"}`, []string{"receipt"}},
 		{"site too long", `{"site":"` + strings.Repeat("s", 64) + `","method":"accept_all"}`, []string{"site"}},

@@ -356,12 +356,39 @@ func TestPrivacyNothingIdentifyingStoredOrLogged(t *testing.T) {
 	for _, b := range bodies {
 		wantStatus(t, postHTTP(t, base, b, browser(hdr{"X-Forwarded-For": ip})), 204)
 	}
+	// The consent ledger sees the same visitor: a decision, a beacon with its receipt,
+	// the visitor reading and erasing their records, and a second visitor who stays.
+	decision := func() decisionAnswer {
+		resp := sendHTTP(t, base, http.MethodPost, "/v1/consent", `{"site":"news","method":"accept_all","lang":"en-GB","banner_version":"1.2"}`,
+			visitor(newsOrig, hdr{"X-Forwarded-For": ip}))
+		wantStatus(t, resp, 200)
+		var a decisionAnswer
+		if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	gone, kept := decision(), decision()
+	for _, a := range []decisionAnswer{gone, kept} {
+		for _, s := range secrets {
+			if strings.Contains(a.Receipt, s) {
+				t.Errorf("the receipt holds %q", s)
+			}
+		}
+		body := fmt.Sprintf(`{"site":"news","type":"pageview","url":"https://news.example/%s","receipt":%q}`, email, a.Receipt)
+		wantStatus(t, postHTTP(t, base, body, visitor(newsOrig, hdr{"X-Forwarded-For": ip})), 204)
+	}
+	wantStatus(t, sendHTTP(t, base, http.MethodGet, "/v1/consent/me", "", hdr{"Authorization": "Bearer " + gone.Receipt, "X-Forwarded-For": ip, "User-Agent": chromeUA}), 200)
+	wantStatus(t, sendHTTP(t, base, http.MethodDelete, "/v1/consent/me", "", hdr{"Authorization": "Bearer " + gone.Receipt, "X-Forwarded-For": ip, "User-Agent": chromeUA}), 200)
 	// A malformed request and a DNT request must not leak either.
 	wantStatus(t, e.post(t, `{"site":"shop","type":"pageview","url":"https://shop.example/`+email+`","bogus":"`+ip+`"}`, browser(nil)), 400)
 	wantStatus(t, e.post(t, pageview("https://shop.example/"+email), browser(hdr{"DNT": "1"})), 204)
 	e.drain(t)
-	if n := chtest.Count(t, e.conn, "SELECT count() FROM events"); n != 3 {
-		t.Fatalf("want 3 stored events, got %d", n)
+	if n := chtest.Count(t, e.conn, "SELECT count() FROM events"); n != 5 {
+		t.Fatalf("want 5 stored events, got %d", n)
+	}
+	if n := chtest.Count(t, e.conn, "SELECT count() FROM consents"); n != 1 {
+		t.Fatalf("want the kept visitor's decision, got %d rows", n)
 	}
 	cols, err := e.conn.Query(context.Background(), "SELECT table, name, type FROM system.columns WHERE database = currentDatabase() AND type LIKE '%String%' AND type NOT LIKE 'AggregateFunction%'")
 	if err != nil {

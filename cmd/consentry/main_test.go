@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
 	"github.com/consentry/consentry/schema"
 )
@@ -202,6 +203,43 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	for _, s := range []string{"127.0.0.1:", "Mozilla", "Chrome/131"} {
 		if strings.Contains(strings.ReplaceAll(logs.String(), `"addr":"127.0.0.1:`, ""), s) {
 			t.Errorf("log holds %q:\n%s", s, logs.String())
+		}
+	}
+}
+
+func TestKeysAndTokenCommands(t *testing.T) {
+	path := writeKeys(t)
+	info, err := os.Stat(path)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v (%v), want 0600", info.Mode(), err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errs bytes.Buffer
+		code := Main(context.Background(), args, env(nil), &out, &errs)
+		return code, out.String(), errs.String()
+	}
+	if code, _, errs := run("keys", "generate", "--out", path); code == 0 || !strings.Contains(errs, "exists") {
+		t.Fatalf("generate over an existing key file: exit %d, %s", code, errs)
+	}
+	before, _ := consent.LoadKeySet(path)
+	if code, _, errs := run("keys", "rotate", "--keys", path); code != 0 {
+		t.Fatalf("rotate: %s", errs)
+	}
+	after, err := consent.LoadKeySet(path)
+	if err != nil || len(after.Receipt) != 2 || after.Receipt[0].ID != before.Signer().ID || after.Signer().ID == before.Signer().ID || after.Admin.ID != before.Admin.ID {
+		t.Fatalf("rotate must append a signing key and keep the rest: %v", err)
+	}
+	code, out, errs := run("token", "--keys", path, "--role", "analyst", "--ttl", "1h", "--issuer", "https://c.example")
+	if code != 0 {
+		t.Fatalf("token: %s", errs)
+	}
+	role, err := consent.NewAdminTokens(after, "https://c.example", nil).Check(strings.TrimSpace(out))
+	if err != nil || role != consent.RoleAnalyst {
+		t.Fatalf("printed token: role %q, %v", role, err)
+	}
+	for _, bad := range [][]string{{"token", "--keys", path, "--role", "root"}, {"token", "--keys", path, "--ttl", "0s"}, {"token"}, {"keys", "rotate"}, {"keys", "nope"}} {
+		if code, _, _ := run(bad...); code == 0 {
+			t.Errorf("%v succeeded", bad)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/consentry/consentry/collector"
+	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
 	"github.com/consentry/consentry/schema"
 )
@@ -215,8 +217,42 @@ func TestSchemaExampleQueriesGiveTheRightNumbers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	cats := []string{"necessary", "analytics", "marketing"}
+	decision := func(at time.Time, method consent.Method, sig consent.Signal, granted ...string) consent.Decision {
+		dec := consent.Decision{ID: consent.NewID(), ConsentID: consent.NewID(), Site: "news", PolicyVersion: "v1", Method: method,
+			Signal: sig, DecidedAt: at, ExpiresAt: at.AddDate(0, 6, 0), GrantedIDs: granted}
+		for _, c := range cats {
+			if !slices.Contains(granted, c) {
+				dec.DeniedIDs = append(dec.DeniedIDs, c)
+			}
+		}
+		return dec
+	}
+	retried := decision(today.Add(time.Hour), consent.MethodAcceptAll, consent.SignalNone, cats...)
+	ledger := consent.NewStore(conn)
+	for _, batch := range [][]consent.Decision{
+		{
+			decision(yesterday.Add(time.Hour), consent.MethodAcceptAll, consent.SignalNone, cats...),
+			decision(yesterday.Add(2*time.Hour), consent.MethodRejectAll, consent.SignalGPC, "necessary"),
+			retried,
+			decision(today.Add(2*time.Hour), consent.MethodCustom, consent.SignalDNT, "necessary"),
+			decision(today.Add(3*time.Hour), consent.MethodCustom, consent.SignalNone, "necessary", "analytics"),
+			decision(old, consent.MethodAcceptAll, consent.SignalNone, cats...),
+		},
+		{retried}, // an insert retried after an ambiguous failure
+	} {
+		if err := ledger.WriteDecisions(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
 	y, d := yesterday.Format(time.DateOnly), today.Format(time.DateOnly)
 	want := map[string][]string{
+		"opt_in_rate": {
+			y + "	analytics	1	2	0.5", y + "	marketing	1	2	0.5", y + "	necessary	2	2	1",
+			d + "	analytics	2	3	0.667", d + "	marketing	1	3	0.333", d + "	necessary	3	3	1",
+		},
+		"signal_share":        {y + "	2	1	0.5", d + "	3	1	0.333"},
+		"decisions_by_method": {y + "	accept_all	1", y + "	reject_all	1", d + "	accept_all	1", d + "	custom	2"},
 		"daily_pageviews": {"blog\t" + d + "\t1\t1", "shop\t" + y + "\t3\t2", "shop\t" + d + "\t3\t3"},
 		"top_paths":       {"/\t3\t2", "/products\t3\t3"},
 		"top_referrers":   {"www.google.com\t3", "news.ycombinator.com\t1"},

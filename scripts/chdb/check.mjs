@@ -64,6 +64,24 @@ try {
     (now() - 30, 'shop', 'event', 'signup', 'shop.example', '/', '', '', '', '', '', '', '', 2, 'Firefox', '133', 'Windows', 'desktop', ['plan'], ['pro'])`);
   run(session, "insert signals", "INSERT INTO signals (day, site, signal, count) VALUES (today(), 'shop', 'dnt', 2), (today(), 'shop', 'gpc', 1)");
   run(session, "insert salts", "INSERT INTO salts (day, salt, created_at) VALUES (yesterday(), '00', now()), (today(), 'ab', now())");
+  // Consent decisions as the ledger writes them, one of them twice (a retried insert).
+  const consentCols = `(decision_id, consent_id, site, policy_version, granted, denied, method, signal, override, banner_version, lang, decided_at, expires_at)`;
+  for (const [label, rows] of [
+    ["insert consents", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, now() + 86400),
+      ('d2', 'c2', 'news', 'v1', ['necessary'], ['analytics','marketing'], 'reject_all', 'gpc', 0, '1', 'fr', now() - 30, now() + 86400),
+      ('d3', 'c3', 'news', 'v1', ['necessary','analytics'], ['marketing'], 'custom', 'dnt', 1, '1', 'de', now() - 10, now() + 86400)`],
+    ["insert consents again (retry)", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, now() + 86400)`],
+  ]) {
+    run(session, label, `INSERT INTO consents ${consentCols} VALUES ${rows}`);
+  }
+  const once = run(session, "consents FINAL sees each decision once", "SELECT count() FROM consents FINAL").trim();
+  const merged = run(session, "consent_daily counts a retried decision once", "SELECT uniqExactMerge(decisions) FROM consent_daily WHERE category = 'necessary'").trim();
+  if (once !== "3" || merged !== "3") {
+    failures++;
+    console.error(`FAIL exactly-once reads: consents FINAL ${once}, consent_daily ${merged}, want 3 and 3`);
+  }
+  run(session, "insert revocations", "INSERT INTO revocations (revoked_at, digest, site, reason) VALUES (now(), '00112233445566778899aabbccddeeff', 'news', 'withdraw')");
+  run(session, "insert erasures", "INSERT INTO erasures (day, site, count) VALUES (today(), 'news', 1)");
   run(session, "record migration", "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (1, 'events', 'x', now())");
 
   // Every example query analysts are given must run and find the sample rows.
@@ -87,6 +105,14 @@ try {
   const parts = run(session, "partitions: list", "SELECT DISTINCT partition_id, partition FROM system.parts WHERE database = currentDatabase() AND table = 'salts' AND active ORDER BY partition_id");
   const oldest = parts.trim().split("\n")[0]?.split("\t")[0];
   if (oldest) run(session, "partitions: drop by id", `ALTER TABLE salts DROP PARTITION ID '${oldest}'`);
+  run(session, "revocations: refresh", "SELECT digest, max(revoked_at), max(reason = 'erase') FROM revocations WHERE revoked_at >= toDateTime(1700000000) GROUP BY digest");
+  run(session, "consents: history", `SELECT decision_id, consent_id, site, policy_version, granted, denied, toString(method),
+    toString(signal), override, banner_version, lang, decided_at, expires_at FROM consents FINAL WHERE consent_id = 'c1' AND site = 'news' ORDER BY decided_at, decision_id`);
+  run(session, "consents: stats", `SELECT toString(day), category, toString(method), toString(signal), is_granted, uniqExactMerge(decisions)
+    FROM consent_daily WHERE site = 'news' AND day >= toDate('2026-01-01') AND day <= toDate('2099-01-01') GROUP BY day, category, method, signal, is_granted`);
+  run(session, "consents: sites of a subject", "SELECT DISTINCT site FROM consents WHERE consent_id = 'c2'");
+  run(session, "consents: erase", "ALTER TABLE consents DELETE WHERE consent_id = 'c2'");
+  run(session, "consents: rows left", "SELECT count() FROM consents WHERE consent_id = 'c2'");
   const evParts = run(session, "events partition format", "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active", "TSVRaw");
   if (!/^\('shop',\d{8}\)$/m.test(evParts)) {
     failures++;

@@ -62,7 +62,7 @@ var (
 	langPattern = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
 	// A version label, not free text: nothing personal can ride into the ledger in it.
 	bannerVersionPattern = regexp.MustCompile(`^[A-Za-z0-9._:+-]*$`)
-	idB64       = base64.RawURLEncoding
+	idB64                = base64.RawURLEncoding
 )
 
 // DecisionRequest is a parsed POST /v1/consent body, not yet checked against its site.

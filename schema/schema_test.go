@@ -253,12 +253,12 @@ func TestSchemaExampleQueriesGiveTheRightNumbers(t *testing.T) {
 		},
 		"signal_share":        {y + "	2	1	0.5", d + "	3	1	0.333"},
 		"decisions_by_method": {y + "	accept_all	1", y + "	reject_all	1", d + "	accept_all	1", d + "	custom	2"},
-		"daily_pageviews": {"blog\t" + d + "\t1\t1", "shop\t" + y + "\t3\t2", "shop\t" + d + "\t3\t3"},
-		"top_paths":       {"/\t3\t2", "/products\t3\t3"},
-		"top_referrers":   {"www.google.com\t3", "news.ycombinator.com\t1"},
-		"campaigns":       {"newsletter\temail\tbf\t2"},
-		"event_props":     {"pro\t2", "free\t1"},
-		"privacy_signals": {y + "\tdnt\t2", d + "\tdnt\t5", d + "\tgpc\t3"},
+		"daily_pageviews":     {"blog\t" + d + "\t1\t1", "shop\t" + y + "\t3\t2", "shop\t" + d + "\t3\t3"},
+		"top_paths":           {"/\t3\t2", "/products\t3\t3"},
+		"top_referrers":       {"www.google.com\t3", "news.ycombinator.com\t1"},
+		"campaigns":           {"newsletter\temail\tbf\t2"},
+		"event_props":         {"pro\t2", "free\t1"},
+		"privacy_signals":     {y + "\tdnt\t2", d + "\tdnt\t5", d + "\tgpc\t3"},
 	}
 	qs := exampleQueries(t)
 	if len(qs) != len(want) {

@@ -5,57 +5,30 @@
 # median round, the ratio full/bare, and rows in ClickHouse versus events accepted.
 # Usage: bench/load.sh [seconds per run, default 10] [connections, default 64] [rounds, default 3]
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$ROOT"
-source scripts/lib.sh
 DURATION="${1:-10}"
 CONNS="${2:-64}"
 ROUNDS="${3:-3}"
 PORT_FULL=18481
 PORT_BARE=18482
-DB="bench_$(date +%s)"
-CH_PORT="$CH_TCP_PORT"
-
-command -v wrk >/dev/null || { echo "installing wrk"; apt-get install -y -qq wrk >/dev/null; }
-ensure_clickhouse
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  clickhouse-client --port "$CH_PORT" -q "DROP DATABASE IF EXISTS $DB" 2>/dev/null || true
-  stop_clickhouse_if_started
-}
-trap cleanup EXIT
-
-mkdir -p var/bench
-go build -o var/bench/consentry ./cmd/consentry
+source "$(dirname "$0")/lib.sh"
 go build -o var/bench/bare ./bench/bare
 
-wait_up() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1$2" && return 0; sleep 0.1; done; echo "port $1 did not come up"; exit 1; }
-rss_peak_mb() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
-run_wrk() { wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s bench/beacon.lua "http://127.0.0.1:$1" | tee "var/bench/wrk-$2.txt"; }
-
-rps() { awk '/Requests\/sec/ {print $2}' "var/bench/wrk-$1.txt"; }
-pct() { awk -v p="$2" '$1 == p {print $2}' "var/bench/wrk-$1.txt"; }
-
-var/bench/consentry serve --listen "127.0.0.1:$PORT_FULL" --clickhouse "clickhouse://127.0.0.1:$CH_PORT/$DB" \
-  --sites sites.example.yaml --data-dir var/bench/data --trusted-proxies 127.0.0.1/32 --log-level warn 2>var/bench/consentry.log &
-full=$!; pids+=("$full")
+start_consentry "$PORT_FULL" sites.example.yaml
 var/bench/bare --listen "127.0.0.1:$PORT_BARE" &
 bare=$!; pids+=("$bare")
-wait_up "$PORT_FULL" /readyz
+wait_up "$PORT_BARE" /
 
 # Alternate bare and full runs so drift in the shared machine's speed hits both alike;
 # each round's ratio is printed and the median one is the result.
 ratios=()
 for round in $(seq 1 "$ROUNDS"); do
   echo "== round $round: bare Fiber handler (parse JSON, answer 204), $DURATION s, $CONNS connections"
-  run_wrk "$PORT_BARE" "bare-$round" | grep -E "Requests/sec|50%|99%"
+  run_wrk "$PORT_BARE" "bare-$round" bench/beacon.lua
   echo "== round $round: full pipeline (consentry serve -> ClickHouse 18.16)"
-  run_wrk "$PORT_FULL" "full-$round" | grep -E "Requests/sec|50%|99%"
+  run_wrk "$PORT_FULL" "full-$round" bench/beacon.lua
   ratios+=("$(awk -v f="$(rps "full-$round")" -v b="$(rps "bare-$round")" 'BEGIN {printf "%.2f", f / b}')")
 done
 
-metric() { curl -s "http://127.0.0.1:$PORT_FULL/metrics" | awk -v m="$1" '$1 ~ "^"m {s += $2} END {printf "%d", s}'; }
 # Requests wrk left in flight may still be handled after it exits: read once they settle.
 accepted="$(metric consentry_events_accepted_total)"
 while sleep 0.5; a2="$(metric consentry_events_accepted_total)"; [ "$a2" != "$accepted" ]; do accepted="$a2"; done
@@ -64,10 +37,10 @@ inserterrors="$(metric consentry_insert_errors_total)"
 rss_full="$(rss_peak_mb "$full")"; rss_bare="$(rss_peak_mb "$bare")"
 kill -TERM "$full"; wait "$full" || true
 kill "$bare"; wait "$bare" 2>/dev/null || true
-rows="$(clickhouse-client --port "$CH_PORT" -q "SELECT count() FROM $DB.events")"
-signals="$(clickhouse-client --port "$CH_PORT" -q "SELECT sum(count) FROM $DB.signals")"
+rows="$(ch "SELECT count() FROM $DB.events")"
+signals="$(ch "SELECT sum(count) FROM $DB.signals")"
 
-median="$(printf '%s\n' "${ratios[@]}" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}')"
+median="$(median "${ratios[@]}")"
 mid="$(for r in $(seq 1 "$ROUNDS"); do echo "${ratios[$((r - 1))]} $r"; done | sort -n | awk -v m="$median" '$1 == m {print $2; exit}')"
 echo
 echo "== results ($(nproc) cores; wrk, the service and ClickHouse share them; median round: $mid)"

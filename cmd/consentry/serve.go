@@ -71,6 +71,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.Consent.Issuer, "issuer", "consentry", "iss of receipts and admin tokens, e.g. this service's public URL")
 	fs.IntVar(&c.Consent.ReceiptCache, "receipt-cache", 10_000, "verified receipts kept in memory")
 	fs.IntVar(&c.Consent.Ledger.MaxBatch, "consent-batch", c.Consent.Ledger.MaxBatch, "max decisions per ledger insert")
+	fs.IntVar(&c.Consent.Ledger.Committers, "consent-committers", c.Consent.Ledger.Committers, "ledger inserts in flight at once")
 	fs.DurationVar(&c.Consent.Ledger.MaxWait, "consent-wait", c.Consent.Ledger.MaxWait, "how long a decision waits for others to share its insert (0: none)")
 	fs.IntVar(&c.Consent.Ledger.MaxWaiting, "consent-waiting", c.Consent.Ledger.MaxWaiting, "decisions waiting for an insert before answering 503")
 	fs.DurationVar(&c.ConsentTimeout, "consent-timeout", 5*time.Second, "how long a decision may wait to become durable before answering 503")
@@ -108,7 +109,7 @@ func (c *serveConfig) validate() error {
 		{"max-props", c.Limits.MaxProps}, {"max-prop-key", c.Limits.MaxPropKey}, {"max-prop-value", c.Limits.MaxPropValue},
 		{"rate-clients", c.RateClients}, {"queue-size", c.Writer.QueueSize}, {"batch-rows", c.Writer.BatchRows}, {"ua-cache", c.UACache},
 		{"max-receipt", c.Limits.MaxReceipt}, {"max-banner-version", c.DecisionLimits.MaxBannerVersion},
-		{"consent-batch", c.Consent.Ledger.MaxBatch}, {"consent-waiting", c.Consent.Ledger.MaxWaiting},
+		{"consent-batch", c.Consent.Ledger.MaxBatch}, {"consent-committers", c.Consent.Ledger.Committers}, {"consent-waiting", c.Consent.Ledger.MaxWaiting},
 	} {
 		v.positive(f.name, f.n)
 	}

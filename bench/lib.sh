@@ -20,7 +20,7 @@ trap bench_cleanup EXIT
 mkdir -p var/bench
 go build -o var/bench/consentry ./cmd/consentry
 KEYS=var/bench/keys.json
-[[ -f $KEYS ]] || var/bench/consentry keys generate --out "$KEYS" >/dev/null
+var/bench/consentry keys generate --if-missing --out "$KEYS" >/dev/null
 
 # start_consentry PORT SITES [flags…]: serve on a fresh database; sets $full to its pid.
 start_consentry() {

@@ -12,7 +12,7 @@ DSN="$(scripts/clickhouse.sh dsn consentry)"
 CH_PORT="$CH_TCP_PORT"
 # Development keys, made once and kept under the ignored var/; production brings its own.
 KEYS=var/dev-keys.json
-[[ -f $KEYS ]] || bin/consentry keys generate --out "$KEYS"
+bin/consentry keys generate --if-missing --out "$KEYS"
 
 cat <<EOF
 

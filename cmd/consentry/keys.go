@@ -21,6 +21,7 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 	switch args[0] {
 	case "generate":
 		out := fs.String("out", "", "key file to create (it must not exist)")
+		ifMissing := fs.Bool("if-missing", false, "if the key file exists, keep it and succeed (for first-start scripts)")
 		if err := parseFlags(fs, args[1:], getenv); err != nil {
 			return err
 		}
@@ -28,6 +29,10 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 			return errors.New("--out is required")
 		}
 		if _, err := os.Stat(*out); err == nil {
+			if *ifMissing {
+				fmt.Fprintf(stdout, "%s exists; kept\n", *out)
+				return nil
+			}
 			return fmt.Errorf("%s exists; refusing to replace keys (use keys rotate)", *out)
 		}
 		ks, err := consent.GenerateKeySet()

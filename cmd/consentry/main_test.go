@@ -221,6 +221,9 @@ func TestKeysAndTokenCommands(t *testing.T) {
 	if code, _, errs := run("keys", "generate", "--out", path); code == 0 || !strings.Contains(errs, "exists") {
 		t.Fatalf("generate over an existing key file: exit %d, %s", code, errs)
 	}
+	if code, out, _ := run("keys", "generate", "--out", path, "--if-missing"); code != 0 || !strings.Contains(out, "kept") {
+		t.Fatalf("--if-missing over an existing key file: exit %d, %s", code, out)
+	}
 	before, _ := consent.LoadKeySet(path)
 	if code, _, errs := run("keys", "rotate", "--keys", path); code != 0 {
 		t.Fatalf("rotate: %s", errs)

@@ -22,12 +22,12 @@ func NewStore(conn driver.Conn) *Store { return &Store{conn: conn} }
 // Explicit column lists: ClickHouse 18.16 needs them in PrepareBatch inserts.
 const (
 	insertConsents = `INSERT INTO consents (decision_id, consent_id, site, policy_version, granted, denied,
-		method, signal, override, banner_version, lang, decided_at, expires_at)`
+		method, signal, override, banner_version, lang, decided_at, decided_ms, expires_at)`
 	insertRevocations = `INSERT INTO revocations (revoked_at, digest, site, reason)`
 	insertErasures    = `INSERT INTO erasures (day, site, count)`
 	// consentColumns is what history and export read back, in scan order.
 	consentColumns = `decision_id, consent_id, site, policy_version, granted, denied, toString(method),
-		toString(signal), override, banner_version, lang, decided_at, expires_at`
+		toString(signal), override, banner_version, lang, decided_ms, expires_at`
 )
 
 // Revocation reasons, as stored.
@@ -52,7 +52,7 @@ func (s *Store) WriteDecisions(ctx context.Context, ds []Decision) error {
 			override = 1
 		}
 		if err := batch.Append(d.ID, d.ConsentID, d.Site, d.PolicyVersion, nonNil(d.GrantedIDs), nonNil(d.DeniedIDs),
-			string(d.Method), string(d.Signal), override, d.BannerVersion, d.Lang, d.DecidedAt, d.ExpiresAt); err != nil {
+			string(d.Method), string(d.Signal), override, d.BannerVersion, d.Lang, d.DecidedAt, uint64(d.DecidedAt.UnixMilli()), d.ExpiresAt); err != nil {
 			return fmt.Errorf("append consent: %w", err)
 		}
 		if d.Method == MethodWithdraw {
@@ -125,7 +125,7 @@ func (s *Store) History(ctx context.Context, site, consentID string) ([]Decision
 		q += ` AND site = ?`
 		args = append(args, site)
 	}
-	rows, err := s.conn.Query(ctx, q+` ORDER BY decided_at, decision_id`, args...)
+	rows, err := s.conn.Query(ctx, q+` ORDER BY decided_ms, decision_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read history: %w", err)
 	}
@@ -133,17 +133,18 @@ func (s *Store) History(ctx context.Context, site, consentID string) ([]Decision
 	out := []Decision{}
 	for rows.Next() {
 		var (
-			d        Decision
-			method   string
-			signal   string
-			override uint8
+			d         Decision
+			method    string
+			signal    string
+			override  uint8
+			decidedMs uint64
 		)
 		if err := rows.Scan(&d.ID, &d.ConsentID, &d.Site, &d.PolicyVersion, &d.GrantedIDs, &d.DeniedIDs,
-			&method, &signal, &override, &d.BannerVersion, &d.Lang, &d.DecidedAt, &d.ExpiresAt); err != nil {
+			&method, &signal, &override, &d.BannerVersion, &d.Lang, &decidedMs, &d.ExpiresAt); err != nil {
 			return nil, fmt.Errorf("read history: %w", err)
 		}
 		d.Method, d.Signal, d.Override = Method(method), Signal(signal), override == 1
-		d.DecidedAt, d.ExpiresAt = d.DecidedAt.UTC(), d.ExpiresAt.UTC()
+		d.DecidedAt, d.ExpiresAt = time.UnixMilli(int64(decidedMs)).UTC(), d.ExpiresAt.UTC()
 		out = append(out, d)
 	}
 	return out, rows.Err()

@@ -187,7 +187,9 @@ func Decide(site *Site, req DecisionRequest, prev *Receipt, sig Signal, now time
 	} else {
 		consentID = NewID()
 	}
-	now = now.UTC().Truncate(time.Second) // the receipt's iat has seconds; the row must match it
+	// Milliseconds order a browser's decisions within a second; the receipt's iat and
+	// exp have whole seconds, and expires_at matches exp.
+	now = now.UTC().Truncate(time.Millisecond)
 	return Decision{
 		ID:            NewID(),
 		ConsentID:     consentID,
@@ -203,7 +205,7 @@ func Decide(site *Site, req DecisionRequest, prev *Receipt, sig Signal, now time
 		BannerVersion: req.BannerVersion,
 		Lang:          req.Lang,
 		DecidedAt:     now,
-		ExpiresAt:     now.AddDate(0, 0, site.ConsentMaxAge),
+		ExpiresAt:     now.Truncate(time.Second).AddDate(0, 0, site.ConsentMaxAge),
 	}, nil
 }
 

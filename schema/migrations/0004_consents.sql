@@ -3,7 +3,8 @@
 -- an insert retried after an ambiguous failure writes the same row again, so the table is
 -- a ReplacingMergeTree keyed by decision id: read it with FINAL (or GROUP BY decision_id)
 -- to see every decision exactly once. Ordered by consent id so one subject's history
--- and erasure touch few granules.
+-- and erasure touch few granules. decided_ms (Unix milliseconds) orders decisions made
+-- within one second; 18.16 has no DateTime64.
 CREATE TABLE IF NOT EXISTS consents
 (
     decision_id    String,
@@ -18,6 +19,7 @@ CREATE TABLE IF NOT EXISTS consents
     banner_version String,
     lang           String,
     decided_at     DateTime,
+    decided_ms     UInt64,
     expires_at     DateTime
 )
 ENGINE = ReplacingMergeTree

@@ -65,12 +65,12 @@ try {
   run(session, "insert signals", "INSERT INTO signals (day, site, signal, count) VALUES (today(), 'shop', 'dnt', 2), (today(), 'shop', 'gpc', 1)");
   run(session, "insert salts", "INSERT INTO salts (day, salt, created_at) VALUES (yesterday(), '00', now()), (today(), 'ab', now())");
   // Consent decisions as the ledger writes them, one of them twice (a retried insert).
-  const consentCols = `(decision_id, consent_id, site, policy_version, granted, denied, method, signal, override, banner_version, lang, decided_at, expires_at)`;
+  const consentCols = `(decision_id, consent_id, site, policy_version, granted, denied, method, signal, override, banner_version, lang, decided_at, decided_ms, expires_at)`;
   for (const [label, rows] of [
-    ["insert consents", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, now() + 86400),
-      ('d2', 'c2', 'news', 'v1', ['necessary'], ['analytics','marketing'], 'reject_all', 'gpc', 0, '1', 'fr', now() - 30, now() + 86400),
-      ('d3', 'c3', 'news', 'v1', ['necessary','analytics'], ['marketing'], 'custom', 'dnt', 1, '1', 'de', now() - 10, now() + 86400)`],
-    ["insert consents again (retry)", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, now() + 86400)`],
+    ["insert consents", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, 1795500000000, now() + 86400),
+      ('d2', 'c2', 'news', 'v1', ['necessary'], ['analytics','marketing'], 'reject_all', 'gpc', 0, '1', 'fr', now() - 30, 1795500030000, now() + 86400),
+      ('d3', 'c3', 'news', 'v1', ['necessary','analytics'], ['marketing'], 'custom', 'dnt', 1, '1', 'de', now() - 10, 1795500050000, now() + 86400)`],
+    ["insert consents again (retry)", `('d1', 'c1', 'news', 'v1', ['necessary','analytics','marketing'], [], 'accept_all', 'none', 0, '1', 'en', now() - 60, 1795500000000, now() + 86400)`],
   ]) {
     run(session, label, `INSERT INTO consents ${consentCols} VALUES ${rows}`);
   }
@@ -107,7 +107,7 @@ try {
   if (oldest) run(session, "partitions: drop by id", `ALTER TABLE salts DROP PARTITION ID '${oldest}'`);
   run(session, "revocations: refresh", "SELECT digest, max(revoked_at), max(reason = 'erase') FROM revocations WHERE revoked_at >= toDateTime(1700000000) GROUP BY digest");
   run(session, "consents: history", `SELECT decision_id, consent_id, site, policy_version, granted, denied, toString(method),
-    toString(signal), override, banner_version, lang, decided_at, expires_at FROM consents FINAL WHERE consent_id = 'c1' AND site = 'news' ORDER BY decided_at, decision_id`);
+    toString(signal), override, banner_version, lang, decided_ms, expires_at FROM consents FINAL WHERE consent_id = 'c1' AND site = 'news' ORDER BY decided_ms, decision_id`);
   run(session, "consents: stats", `SELECT toString(day), category, toString(method), toString(signal), is_granted, uniqExactMerge(decisions)
     FROM consent_daily WHERE site = 'news' AND day >= toDate('2026-01-01') AND day <= toDate('2099-01-01') GROUP BY day, category, method, signal, is_granted`);
   run(session, "consents: sites of a subject", "SELECT DISTINCT site FROM consents WHERE consent_id = 'c2'");

@@ -5,7 +5,8 @@ package collector
 import (
 	"bytes"
 	"encoding/json"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -91,7 +92,7 @@ func ParseBeacon(body []byte, lim Limits) (Beacon, error) {
 		chk.Add("props", "too many (%d, max %d)", len(w.Props), lim.MaxProps)
 	} else if len(w.Props) > 0 {
 		b.Props = make(map[string]string, len(w.Props))
-		for _, k := range sortedKeys(w.Props) {
+		for _, k := range slices.Sorted(maps.Keys(w.Props)) {
 			field := "props." + k
 			if k == "" || len(k) > lim.MaxPropKey || !utf8.ValidString(k) {
 				chk.Add("props", "property names must be 1 to %d bytes of UTF-8", lim.MaxPropKey)
@@ -137,13 +138,4 @@ func scalarString(raw json.RawMessage) (string, bool) {
 		}
 		return n.String(), true
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -56,11 +56,7 @@ func TestParseBeacon(t *testing.T) {
 				t.Fatalf("want fields.Errors, got %v", err)
 			}
 			for _, f := range tc.fields {
-				found := false
-				for _, e := range fe {
-					found = found || e.Field == f
-				}
-				if !found {
+				if !fe.Has(f) {
 					t.Errorf("error does not name field %q: %v", f, fe)
 				}
 			}

@@ -3,7 +3,9 @@ package collector
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/consentry/consentry/consent"
@@ -157,7 +159,7 @@ func (c *Collector) anonymize(site *consent.Site, r Request, a Agent, now time.T
 	}
 	if n := len(r.Beacon.Props); n > 0 {
 		e.PropKeys, e.PropValues = make([]string, 0, n), make([]string, 0, n)
-		for _, k := range sortedKeys(r.Beacon.Props) {
+		for _, k := range slices.Sorted(maps.Keys(r.Beacon.Props)) {
 			e.PropKeys = append(e.PropKeys, ScrubText(k, secrets...))
 			e.PropValues = append(e.PropValues, ScrubText(r.Beacon.Props[k], secrets...))
 		}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/consentry/consentry/internal/periodic"
 	"github.com/dchest/siphash"
 )
 
@@ -81,18 +82,7 @@ func (h *Hasher) Refresh(ctx context.Context) error {
 // Run refreshes salts every interval until ctx ends; failures are reported to onErr and
 // retried at the next tick (tomorrow's salt is already held, so midnight is safe).
 func (h *Hasher) Run(ctx context.Context, interval time.Duration, onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := h.Refresh(ctx); err != nil && ctx.Err() == nil {
-				onErr(err)
-			}
-		}
-	}
+	periodic.Every(ctx, interval, h.Refresh, onErr)
 }
 
 // Visitor returns the day's hash of (site, ip, ua). Salts older than today are never used.

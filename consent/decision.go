@@ -4,8 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/consentry/consentry/internal/fields"
@@ -94,7 +95,7 @@ func ParseDecision(body []byte, lim DecisionLimits) (DecisionRequest, error) {
 	if len(r.Choices) >= MaxCategories {
 		chk.Add("choices", "too many (%d, max %d)", len(r.Choices), MaxCategories-1)
 	} else {
-		for _, id := range sortedKeys(r.Choices) {
+		for _, id := range slices.Sorted(maps.Keys(r.Choices)) {
 			if !idPattern.MatchString(id) {
 				chk.Add("choices", "category ids must match %s", idPattern)
 				break
@@ -143,7 +144,7 @@ func Decide(site *Site, req DecisionRequest, prev *Receipt, sig Signal, now time
 	var chk fields.Checker
 	required, all := site.RequiredMask(), site.AllMask()
 	var chosen, refused uint64
-	for _, id := range sortedKeys(req.Choices) {
+	for _, id := range slices.Sorted(maps.Keys(req.Choices)) {
 		bit, ok := site.CategoryBit(id)
 		if !ok {
 			chk.Add("choices."+id, "unknown category for site %q", site.ID)
@@ -226,13 +227,4 @@ func validID(s string) bool {
 	}
 	_, err := idB64.DecodeString(s)
 	return err == nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -55,11 +55,7 @@ func wantFields(t *testing.T, err error, want []string) {
 		t.Fatalf("want fields.Errors naming %v, got %v", want, err)
 	}
 	for _, f := range want {
-		found := false
-		for _, e := range fe {
-			found = found || e.Field == f
-		}
-		if !found {
+		if !fe.Has(f) {
 			t.Errorf("error does not name %q: %v", f, fe)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/consentry/consentry/internal/periodic"
 )
 
 // RevocationSource reads revocations; Store implements it. It must honour ctx.
@@ -120,16 +122,5 @@ func (r *Revocations) Refresh(ctx context.Context) error {
 // Run refreshes every interval until ctx ends, reporting failures to onErr; the set
 // keeps its last contents meanwhile.
 func (r *Revocations) Run(ctx context.Context, every time.Duration, onErr func(error)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.Refresh(ctx); err != nil && ctx.Err() == nil {
-				onErr(err)
-			}
-		}
-	}
+	periodic.Every(ctx, every, r.Refresh, onErr)
 }

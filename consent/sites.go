@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -231,38 +233,16 @@ func validateSite(s *Site, fail func(field, format string, args ...any)) {
 	if s.PolicyVersion == "" || len(s.PolicyVersion) > maxPolicyBytes {
 		fail("policy_version", "is required, at most %d bytes", maxPolicyBytes)
 	}
-	switch s.AnalyticsMode {
-	case "":
-		s.AnalyticsMode = ModeConsent
-	case ModeConsent, ModeExempt:
-	default:
-		fail("analytics_mode", "must be %q or %q, not %q", ModeConsent, ModeExempt, s.AnalyticsMode)
-	}
-	if s.RetentionDays == 0 {
-		s.RetentionDays = DefaultRetentionDays
-	}
-	if s.RetentionDays < 1 || s.RetentionDays > MaxRetentionDays {
-		fail("retention_days", "must be between 1 and %d", MaxRetentionDays)
-	}
+	oneOf(&s.AnalyticsMode, ModeConsent, ModeExempt, func(format string, args ...any) { fail("analytics_mode", format, args...) })
+	daysIn(&s.RetentionDays, DefaultRetentionDays, MaxRetentionDays, func(format string, args ...any) { fail("retention_days", format, args...) })
 	for j, p := range s.QueryParams {
 		if !paramPattern.MatchString(p) {
 			fail(fmt.Sprintf("query_params[%d]", j), "must match %s", paramPattern)
 		}
 		s.params[p] = true
 	}
-	if s.ConsentMaxAge == 0 {
-		s.ConsentMaxAge = DefaultConsentMaxAge
-	}
-	if s.ConsentMaxAge < 1 || s.ConsentMaxAge > MaxConsentMaxAge {
-		fail("consent_max_age", "must be between 1 and %d days", MaxConsentMaxAge)
-	}
-	switch s.HonorSignals {
-	case "":
-		s.HonorSignals = SignalsStrict
-	case SignalsStrict, SignalsAllowExplicit:
-	default:
-		fail("honor_signals", "must be %q or %q, not %q", SignalsStrict, SignalsAllowExplicit, s.HonorSignals)
-	}
+	daysIn(&s.ConsentMaxAge, DefaultConsentMaxAge, MaxConsentMaxAge, func(format string, args ...any) { fail("consent_max_age", format, args...) })
+	oneOf(&s.HonorSignals, SignalsStrict, SignalsAllowExplicit, func(format string, args ...any) { fail("honor_signals", format, args...) })
 	validateCategories(s.Categories, fail)
 }
 
@@ -285,9 +265,30 @@ func validateCategories(cats []Category, fail func(field, format string, args ..
 		seen[c.ID] = true
 		for k, t := range c.Technologies {
 			if !knownTechs[t] {
-				fail(fmt.Sprintf("%s.technologies[%d]", field, k), "unknown technology %q (known: %s)", t, strings.Join(sortedKeys(knownTechs), ", "))
+				fail(fmt.Sprintf("%s.technologies[%d]", field, k), "unknown technology %q (known: %s)", t, strings.Join(slices.Sorted(maps.Keys(knownTechs)), ", "))
 			}
 		}
+	}
+}
+
+// oneOf sets an empty *v to def, and reports a value that is neither def nor other.
+func oneOf[T ~string](v *T, def, other T, fail func(format string, args ...any)) {
+	switch *v {
+	case "":
+		*v = def
+	case def, other:
+	default:
+		fail("must be %q or %q, not %q", def, other, *v)
+	}
+}
+
+// daysIn sets a zero *v to def, and reports a value outside 1..max.
+func daysIn(v *int, def, max int, fail func(format string, args ...any)) {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < 1 || *v > max {
+		fail("must be between 1 and %d days", max)
 	}
 }
 

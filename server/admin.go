@@ -95,26 +95,28 @@ func (s *server) adminConsentStats(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"site": site, "from": from.Format(time.DateOnly), "to": to.Format(time.DateOnly), "days": days})
 }
 
-func (s *server) adminExport(c *fiber.Ctx) error {
+// subjectDecisions returns the route's consent id and its decisions; none is a 404.
+func (s *server) subjectDecisions(c *fiber.Ctx) (string, []consent.Decision, error) {
 	id := c.Params("consent_id")
 	ds, err := s.deps.AdminData.Export(c.UserContext(), id)
+	if err == nil && len(ds) == 0 {
+		err = reject(fiber.StatusNotFound, "not_found", "no decisions for this consent id")
+	}
+	return id, ds, err
+}
+
+func (s *server) adminExport(c *fiber.Ctx) error {
+	id, ds, err := s.subjectDecisions(c)
 	if err != nil {
 		return err
-	}
-	if len(ds) == 0 {
-		return reject(fiber.StatusNotFound, "not_found", "no decisions for this consent id")
 	}
 	return c.JSON(fiber.Map{"consent_id": id, "decisions": ds})
 }
 
 func (s *server) adminErase(c *fiber.Ctx) error {
-	id := c.Params("consent_id")
-	ds, err := s.deps.AdminData.Export(c.UserContext(), id)
+	id, _, err := s.subjectDecisions(c)
 	if err != nil {
 		return err
-	}
-	if len(ds) == 0 {
-		return reject(fiber.StatusNotFound, "not_found", "no decisions for this consent id")
 	}
 	return s.answerErasure(c, "", id)
 }

@@ -55,32 +55,24 @@ func bearer(c *fiber.Ctx) (string, error) {
 	return strings.TrimSpace(token), nil
 }
 
-// subjectOrigin allows a browser on the receipt's site to read the answer; a request
-// from another origin is refused (a request without Origin is not from a page).
-func subjectOrigin(c *fiber.Ctx, site *consent.Site) error {
-	origin := c.Get(fiber.HeaderOrigin)
-	if origin == "" {
-		return nil
+// subject authenticates a visitor by their receipt (Authorization: Bearer), expired or
+// not, and allows a page of the receipt's site to read the answer.
+func (s *server) subject(c *fiber.Ctx) (string, *consent.Site, consent.Receipt, error) {
+	token, err := bearer(c)
+	if err != nil {
+		return "", nil, consent.Receipt{}, err
 	}
-	if !site.AllowsOrigin(origin) {
-		return reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
+	site, rc, err := s.deps.Consent.Subject(token)
+	if err != nil {
+		return "", nil, consent.Receipt{}, err
 	}
-	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
-	c.Set(fiber.HeaderVary, "Origin")
-	return nil
+	return token, site, rc, allowOrigin(c, site, false)
 }
 
 // me answers a visitor's own consent state and history, proven by their receipt.
 func (s *server) me(c *fiber.Ctx) error {
-	token, err := bearer(c)
+	token, _, _, err := s.subject(c)
 	if err != nil {
-		return err
-	}
-	site, _, err := s.deps.Consent.Subject(token)
-	if err != nil {
-		return err
-	}
-	if err := subjectOrigin(c, site); err != nil {
 		return err
 	}
 	st, err := s.deps.Consent.Me(c.UserContext(), token)
@@ -93,15 +85,8 @@ func (s *server) me(c *fiber.Ctx) error {
 
 // eraseMe erases a visitor's own decisions, proven by their receipt.
 func (s *server) eraseMe(c *fiber.Ctx) error {
-	token, err := bearer(c)
+	_, site, rc, err := s.subject(c)
 	if err != nil {
-		return err
-	}
-	site, rc, err := s.deps.Consent.Subject(token)
-	if err != nil {
-		return err
-	}
-	if err := subjectOrigin(c, site); err != nil {
 		return err
 	}
 	return s.answerErasure(c, site.ID, rc.ConsentID)

@@ -170,13 +170,22 @@ func (s *server) siteFromOrigin(c *fiber.Ctx, id string) (*consent.Site, error) 
 	if site == nil {
 		return nil, reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
 	}
+	return site, allowOrigin(c, site, true)
+}
+
+// allowOrigin lets a page of the site read the answer and refuses other origins; a
+// request without Origin (not from a page) passes only if the origin is not required.
+func allowOrigin(c *fiber.Ctx, site *consent.Site, required bool) error {
 	origin := c.Get(fiber.HeaderOrigin)
+	if origin == "" && !required {
+		return nil
+	}
 	if !site.AllowsOrigin(origin) {
-		return nil, reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
+		return reject(fiber.StatusForbidden, "origin_not_allowed", "origin is not allowed for this site")
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 	c.Set(fiber.HeaderVary, "Origin")
-	return site, nil
+	return nil
 }
 
 func (s *server) collect(c *fiber.Ctx) error {

@@ -538,8 +538,8 @@ func TestRejectionsStoreNothingAndKeepGoodData(t *testing.T) {
 				t.Error("no X-Consentry-Reason header")
 			}
 			var body struct {
-				Error  string         `json:"error"`
-				Fields []fields.Error `json:"fields"`
+				Error  string        `json:"error"`
+				Fields fields.Errors `json:"fields"`
 			}
 			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 				t.Fatalf("body is not JSON: %v", err)
@@ -547,14 +547,8 @@ func TestRejectionsStoreNothingAndKeepGoodData(t *testing.T) {
 			if body.Error != tc.reason {
 				t.Errorf("error %q, want %q", body.Error, tc.reason)
 			}
-			if tc.field != "" {
-				found := false
-				for _, f := range body.Fields {
-					found = found || f.Field == tc.field
-				}
-				if !found {
-					t.Errorf("fields %v do not name %q", body.Fields, tc.field)
-				}
+			if tc.field != "" && !body.Fields.Has(tc.field) {
+				t.Errorf("fields %v do not name %q", body.Fields, tc.field)
 			}
 			// Good data beside bad data is kept.
 			wantStatus(t, e.post(t, good, browser(nil)), 204)

@@ -49,10 +49,7 @@ func keysCmd(args []string, getenv func(string) string, stdout, stderr io.Writer
 		if err := parseFlags(fs, args[1:], getenv); err != nil {
 			return err
 		}
-		if *path == "" {
-			return errors.New("--keys is required")
-		}
-		ks, err := consent.LoadKeySet(*path)
+		ks, err := loadKeys(*path)
 		if err != nil {
 			return err
 		}
@@ -80,10 +77,7 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	if *path == "" {
-		return errors.New("--keys is required")
-	}
-	ks, err := consent.LoadKeySet(*path)
+	ks, err := loadKeys(*path)
 	if err != nil {
 		return err
 	}
@@ -93,4 +87,12 @@ func tokenCmd(args []string, getenv func(string) string, stdout, stderr io.Write
 	}
 	fmt.Fprintln(stdout, tok)
 	return nil
+}
+
+// loadKeys reads the key file named by a required --keys flag.
+func loadKeys(path string) (*consent.KeySet, error) {
+	if path == "" {
+		return nil, errors.New("--keys is required")
+	}
+	return consent.LoadKeySet(path)
 }

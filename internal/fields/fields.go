@@ -28,6 +28,16 @@ func (fe Errors) Error() string {
 	return strings.Join(parts, "; ")
 }
 
+// Has reports whether some problem names field.
+func (fe Errors) Has(field string) bool {
+	for _, e := range fe {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
 // Checker collects problems while a parser walks its input.
 type Checker struct {
 	errs Errors

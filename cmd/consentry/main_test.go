@@ -98,6 +98,57 @@ func TestMigrateCommandTwice(t *testing.T) {
 }
 
 // buildBinary builds cmd/consentry the way the README says, into a temp dir.
+// serveLogs collects a server process's log; done closes when the process closes it.
+type serveLogs struct {
+	mu   sync.Mutex
+	b    bytes.Buffer
+	done chan struct{}
+}
+
+func (l *serveLogs) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// startServe runs `serve` from bin on a free loopback port with the example sites and
+// returns the process, its base URL and its log.
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *serveLogs) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--sites", "../../sites.example.yaml", "--data-dir", t.TempDir()}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	logs := &serveLogs{done: make(chan struct{})}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(logs.done)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			logs.mu.Lock()
+			logs.b.Write(sc.Bytes())
+			logs.b.WriteByte('\n')
+			logs.mu.Unlock()
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+			}
+		}
+		close(addr)
+	}()
+	select {
+	case a, ok := <-addr:
+		if !ok {
+			t.Fatalf("server exited before listening:\n%s", logs.String())
+		}
+		return cmd, "http://" + a, logs
+	case <-time.After(60 * time.Second):
+		t.Fatal("server did not start")
+	}
+	return nil, "", nil
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "consentry")
@@ -115,40 +166,8 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	dsn := chtest.DSN(t)
 	bin := buildBinary(t)
 	const queue = 150
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", "../../sites.example.yaml",
-		"--data-dir", t.TempDir(), "--keys", writeKeys(t), "--queue-size", fmt.Sprint(queue), "--batch-rows", "100000", "--flush-interval", "1h", "--rate-limit", "0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	var logs bytes.Buffer
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.Write(sc.Bytes())
-			logs.WriteByte('\n')
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-			}
-		}
-		close(addr)
-	}()
-	var base string
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			t.Fatalf("server exited before listening:\n%s", logs.String())
-		}
-		base = "http://" + a
-	case <-time.After(60 * time.Second):
-		t.Fatal("server did not start")
-	}
+	cmd, base, logs := startServe(t, bin, "--clickhouse", dsn, "--keys", writeKeys(t),
+		"--queue-size", fmt.Sprint(queue), "--batch-rows", "100000", "--flush-interval", "1h", "--rate-limit", "0")
 
 	var mu sync.Mutex
 	statuses := map[int]int{}
@@ -189,6 +208,7 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, logs.String())
 	}
+	<-logs.done
 	conn, err := schema.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -245,4 +265,52 @@ func TestKeysAndTokenCommands(t *testing.T) {
 			t.Errorf("%v succeeded", bad)
 		}
 	}
+}
+
+// Two service processes on one ClickHouse: a withdrawal taken by one stops the old
+// receipt on the other within --revocation-refresh.
+func TestWithdrawalSeenByASecondProcess(t *testing.T) {
+	dsn, keys, bin := chtest.DSN(t), writeKeys(t), buildBinary(t)
+	flags := []string{"--clickhouse", dsn, "--keys", keys, "--revocation-refresh", "300ms", "--rate-limit", "0"}
+	_, a, _ := startServe(t, bin, flags...)
+	_, b, _ := startServe(t, bin, flags...)
+	post := func(base, path, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		req.Header.Set("Origin", "http://localhost:8082") // the example blog, a consent-mode site
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Accept-Language", "en")
+		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	decide := func(body string) string {
+		t.Helper()
+		resp := post(a, "/v1/consent", body)
+		var ans struct{ Receipt string }
+		if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&ans) != nil {
+			t.Fatalf("decision on process a: %d", resp.StatusCode)
+		}
+		return ans.Receipt
+	}
+	beaconOnB := func(receipt string) string {
+		t.Helper()
+		resp := post(b, "/v1/collect", fmt.Sprintf(`{"site":"blog","type":"pageview","url":"http://localhost:8082/p","receipt":%q}`, receipt))
+		if resp.StatusCode != 204 {
+			t.Fatalf("beacon on process b: %d", resp.StatusCode)
+		}
+		return resp.Header.Get("X-Consentry-Not-Stored")
+	}
+	receipt := decide(`{"site":"blog","method":"accept_all"}`)
+	if r := beaconOnB(receipt); r != "" {
+		t.Fatalf("process b must store with the receipt before the withdrawal: %q", r)
+	}
+	decide(fmt.Sprintf(`{"site":"blog","method":"withdraw","receipt":%q}`, receipt))
+	start := time.Now()
+	chtest.WaitFor(t, "process b refusing the withdrawn receipt", func() bool { return beaconOnB(receipt) == "withdrawn" })
+	t.Logf("process b refused the replayed receipt %v after the withdrawal (--revocation-refresh 300ms)", time.Since(start).Round(time.Millisecond))
 }

@@ -7,10 +7,10 @@
 #  2. mints receipts, then fires the same pageviews at the exempt site without a receipt
 #     and at the consent-mode site with one, in alternating rounds: the ratio is the cost
 #     of checking receipts (signature, expiry, policy, revocation, grant).
-# Usage: bench/consent.sh [seconds per run, default 10] [connections, default 64] [rounds, default 3]
+# Usage: bench/consent.sh [seconds per run, default 10] [connections, default 256] [rounds, default 3]
 set -euo pipefail
 DURATION="${1:-10}"
-CONNS="${2:-64}"
+CONNS="${2:-256}"
 ROUNDS="${3:-3}"
 PORT_FULL=18483
 source "$(dirname "$0")/lib.sh"

@@ -82,6 +82,19 @@ func (s *Store) WriteDecisions(ctx context.Context, ds []Decision) error {
 	return nil
 }
 
+// Feed copies the decisions made at or after since from consents into consent_feed,
+// whose materialized view keeps consent_daily. Repeating it changes no count.
+func (s *Store) Feed(ctx context.Context, since time.Time) error {
+	// An integer, formatted here: ClickHouse 18.16 takes no bound values in INSERT ... SELECT.
+	q := fmt.Sprintf(`INSERT INTO consent_feed (decision_id, site, granted, denied, method, signal, decided_at)
+		SELECT decision_id, site, granted, denied, method, signal, decided_at FROM consents
+		WHERE decided_at >= toDateTime(%d)`, since.Unix())
+	if err := s.conn.Exec(ctx, q); err != nil {
+		return fmt.Errorf("feed consent_daily: %w", err)
+	}
+	return nil
+}
+
 // Revocation is one revoked consent id (by digest) and when.
 type Revocation struct {
 	Digest [16]byte

@@ -107,3 +107,35 @@ func TestRevocationSetPrunesExpiredLifetimes(t *testing.T) {
 		t.Fatalf("%d revocations kept; one is older than any receipt can live", r.Len())
 	}
 }
+
+// fakeFeed records what each feed asked for; it honours ctx like the store.
+type fakeFeed struct{ since []time.Time }
+
+func (f *fakeFeed) Feed(ctx context.Context, since time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.since = append(f.since, since)
+	return nil
+}
+
+func TestFeederWindows(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	src := &fakeFeed{}
+	f := NewFeeder(src, 2*time.Minute, func() time.Time { return now })
+	for range 2 {
+		if err := f.Once(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(10 * time.Second)
+	}
+	want := []time.Time{time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 11, 24, 11, 58, 0, 0, time.UTC)}
+	if len(src.since) != 2 || !src.since[0].Equal(want[0]) || !src.since[1].Equal(want[1]) {
+		t.Fatalf("feeds read from %v, want %v (start of yesterday, then the last run minus the overlap)", src.since, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := f.Once(ctx); err == nil {
+		t.Fatal("a feed on a finished context must fail")
+	}
+}

@@ -35,6 +35,7 @@ type Service struct {
 	Ledger      *Ledger
 	Revocations *Revocations
 	Store       *Store
+	Feeder      *Feeder
 	Now         func() time.Time
 	// ErasurePoll bounds how long an erasure waits for ClickHouse's background delete
 	// before answering that it is still running.
@@ -201,6 +202,8 @@ type ServiceConfig struct {
 	Ledger            LedgerConfig
 	RevocationRefresh time.Duration // how often other replicas' revocations are read
 	ErasurePoll       time.Duration
+	StatsInterval     time.Duration // how often consent_daily is fed from consents
+	StatsOverlap      time.Duration // how far back each feed re-reads (see NewFeeder)
 	Now               func() time.Time // clock; time.Now if nil
 }
 
@@ -220,17 +223,26 @@ func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cf
 		return nil, err
 	}
 	go revs.Run(ctx, cfg.RevocationRefresh, func(err error) { log.Error("revocation refresh failed", "err", err) })
+	feeder := NewFeeder(store, cfg.StatsOverlap, cfg.Now)
+	if err := feeder.Once(ctx); err != nil {
+		return nil, err
+	}
+	go feeder.Run(ctx, cfg.StatsInterval, func(err error) { log.Error("consent statistics feed failed", "err", err) })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "consentry_revoked_consent_ids", Help: "Consent ids in this replica's revocation set.",
 	}, func() float64 { return float64(revs.Len()) }))
 	return &Service{
 		Sites: sites, Receipts: receipts, Ledger: NewLedger(cfg.Ledger, store, reg, log), Revocations: revs,
-		Store: store, Now: cfg.Now, ErasurePoll: cfg.ErasurePoll,
+		Store: store, Feeder: feeder, Now: cfg.Now, ErasurePoll: cfg.ErasurePoll,
 	}, nil
 }
 
-// Stats returns daily decision statistics of a site (see Store.Stats).
+// Stats returns daily decision statistics of a site (see Store.Stats), feeding the
+// latest decisions first so the answer is current.
 func (s *Service) Stats(ctx context.Context, site string, from, to time.Time) ([]DayStats, error) {
+	if err := s.Feeder.Once(ctx); err != nil {
+		return nil, err
+	}
 	return s.Store.Stats(ctx, site, from, to)
 }
 

@@ -52,6 +52,12 @@ func TestRetriedInsertCountsOnceForAnalysts(t *testing.T) {
 	if n := chtest.Count(t, conn, "SELECT count() FROM consents"); n < 4 {
 		t.Fatalf("the retries must have written duplicates for this test to mean anything: %d raw rows", n)
 	}
+	// Statistics are fed from the duplicated rows, and fed again: still once each.
+	for range 2 {
+		if err := store.Feed(ctx, accept.DecidedAt.Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// The documented ways to read the ledger see each decision once.
 	for _, q := range []string{
 		"SELECT count() FROM consents FINAL",

@@ -162,7 +162,7 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 	t.Cleanup(cancel)
 	cs, err := consent.Start(ctx, conn, sites, o.keys, consent.ServiceConfig{
 		Issuer: "consentry-test", ReceiptCache: 100, Ledger: o.ledger, RevocationRefresh: o.refresh,
-		ErasurePoll: 5 * time.Second, Now: o.now,
+		ErasurePoll: 5 * time.Second, StatsInterval: time.Hour, StatsOverlap: 2 * time.Minute, Now: o.now,
 	}, reg, log)
 	if err != nil {
 		t.Fatal(err)

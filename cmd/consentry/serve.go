@@ -76,6 +76,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.IntVar(&c.Consent.Ledger.MaxWaiting, "consent-waiting", c.Consent.Ledger.MaxWaiting, "decisions waiting for an insert before answering 503")
 	fs.DurationVar(&c.ConsentTimeout, "consent-timeout", 5*time.Second, "how long a decision may wait to become durable before answering 503")
 	fs.DurationVar(&c.Consent.RevocationRefresh, "revocation-refresh", 5*time.Second, "how often withdrawals made on other replicas are read")
+	fs.DurationVar(&c.Consent.StatsInterval, "stats-interval", 10*time.Second, "how often consent_daily is fed with the latest decisions")
 	fs.DurationVar(&c.Consent.ErasurePoll, "erasure-wait", 3*time.Second, "how long an erasure waits for ClickHouse's delete before answering 202")
 	fs.IntVar(&c.RateLimit, "rate-limit", 20, "max requests per second per client (0 disables)")
 	fs.IntVar(&c.RateClients, "rate-clients", 100_000, "max clients tracked per rate window")
@@ -121,6 +122,7 @@ func (c *serveConfig) validate() error {
 		{"flush-interval", c.Writer.FlushInterval}, {"insert-timeout", c.Writer.InsertTimeout}, {"salt-refresh", c.SaltRefresh},
 		{"retention-interval", c.RetentionInterval}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"consent-timeout", c.ConsentTimeout}, {"revocation-refresh", c.Consent.RevocationRefresh}, {"erasure-wait", c.Consent.ErasurePoll},
+		{"stats-interval", c.Consent.StatsInterval},
 	} {
 		v.check(f.d > 0, f.name, "must be a positive duration")
 	}
@@ -129,6 +131,8 @@ func (c *serveConfig) validate() error {
 	v.check(c.Consent.Issuer != "", "issuer", "must not be empty")
 	c.DecisionLimits.MaxReceipt = c.Limits.MaxReceipt
 	c.Consent.Ledger.InsertTimeout = c.Writer.InsertTimeout
+	// An acknowledged decision is visible at most one attempt after its request gave up.
+	c.Consent.StatsOverlap = c.ConsentTimeout + c.Writer.InsertTimeout + time.Minute
 	if c.KeysFile == "" {
 		v.check(false, "keys", "is required: create one with `consentry keys generate --out FILE`")
 	} else {

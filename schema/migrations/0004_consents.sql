@@ -4,7 +4,8 @@
 -- a ReplacingMergeTree keyed by decision id: read it with FINAL (or GROUP BY decision_id)
 -- to see every decision exactly once. Ordered by consent id so one subject's history
 -- and erasure touch few granules. decided_ms (Unix milliseconds) orders decisions made
--- within one second; 18.16 has no DateTime64.
+-- within one second; 18.16 has no DateTime64. Daily partitions: the statistics feed
+-- reads only the recent ones, and retention drops a day at a time.
 CREATE TABLE IF NOT EXISTS consents
 (
     decision_id    String,
@@ -23,5 +24,5 @@ CREATE TABLE IF NOT EXISTS consents
     expires_at     DateTime
 )
 ENGINE = ReplacingMergeTree
-PARTITION BY (site, toYYYYMM(decided_at))
+PARTITION BY (site, toYYYYMMDD(decided_at))
 ORDER BY (site, consent_id, decision_id);

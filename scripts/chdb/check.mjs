@@ -74,6 +74,11 @@ try {
   ]) {
     run(session, label, `INSERT INTO consents ${consentCols} VALUES ${rows}`);
   }
+  // The statistics feed, as the service runs it every few seconds (twice: idempotent).
+  for (const n of [1, 2]) {
+    run(session, `feed consent_daily (${n})`, `INSERT INTO consent_feed (decision_id, site, granted, denied, method, signal, decided_at)
+      SELECT decision_id, site, granted, denied, method, signal, decided_at FROM consents WHERE decided_at >= toDateTime(1700000000)`);
+  }
   const once = run(session, "consents FINAL sees each decision once", "SELECT count() FROM consents FINAL").trim();
   const merged = run(session, "consent_daily counts a retried decision once", "SELECT uniqExactMerge(decisions) FROM consent_daily WHERE category = 'necessary'").trim();
   if (once !== "3" || merged !== "3") {

@@ -202,8 +202,8 @@ type ServiceConfig struct {
 	Ledger            LedgerConfig
 	RevocationRefresh time.Duration // how often other replicas' revocations are read
 	ErasurePoll       time.Duration
-	StatsInterval     time.Duration // how often consent_daily is fed from consents
-	StatsOverlap      time.Duration // how far back each feed re-reads (see NewFeeder)
+	StatsInterval     time.Duration    // how often consent_daily is fed from consents
+	StatsOverlap      time.Duration    // how far back each feed re-reads (see NewFeeder)
 	Now               func() time.Time // clock; time.Now if nil
 }
 

@@ -47,6 +47,8 @@ const (
 	MaxRetentionDays     = 3650
 	DefaultConsentMaxAge = 182 // days a receipt is valid
 	MaxConsentMaxAge     = 395
+	// DefaultConsentRetentionDays keeps proof of consent three years after the decision.
+	DefaultConsentRetentionDays = 1095
 	// MaxCategories bounds a site's categories: receipts carry grants as a 64-bit mask.
 	MaxCategories = 64
 )
@@ -68,8 +70,11 @@ type Site struct {
 	QueryParams   []string      `yaml:"query_params" json:"query_params"`
 	Categories    []Category    `yaml:"categories" json:"categories"`
 	// ConsentMaxAge is how many days a receipt is valid; the visitor is asked again after.
-	ConsentMaxAge int          `yaml:"consent_max_age" json:"consent_max_age"`
-	HonorSignals  HonorSignals `yaml:"honor_signals" json:"honor_signals"`
+	ConsentMaxAge int `yaml:"consent_max_age" json:"consent_max_age"`
+	// ConsentRetentionDays is how long the ledger keeps a decision: proof of consent
+	// outlives the analytics it allowed, and at least the receipt it issued.
+	ConsentRetentionDays int          `yaml:"consent_retention_days" json:"consent_retention_days"`
+	HonorSignals         HonorSignals `yaml:"honor_signals" json:"honor_signals"`
 
 	origins map[string]bool
 	hosts   map[string]bool
@@ -242,6 +247,10 @@ func validateSite(s *Site, fail func(field, format string, args ...any)) {
 		s.params[p] = true
 	}
 	daysIn(&s.ConsentMaxAge, DefaultConsentMaxAge, MaxConsentMaxAge, func(format string, args ...any) { fail("consent_max_age", format, args...) })
+	daysIn(&s.ConsentRetentionDays, DefaultConsentRetentionDays, MaxRetentionDays, func(format string, args ...any) { fail("consent_retention_days", format, args...) })
+	if s.ConsentRetentionDays < s.ConsentMaxAge {
+		fail("consent_retention_days", "must be at least consent_max_age (%d): the proof must outlive its receipt", s.ConsentMaxAge)
+	}
 	oneOf(&s.HonorSignals, SignalsStrict, SignalsAllowExplicit, func(format string, args ...any) { fail("honor_signals", format, args...) })
 	validateCategories(s.Categories, fail)
 }

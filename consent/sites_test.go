@@ -59,6 +59,8 @@ sites:
     origins: ["ftp://x", "https://ok.example/", "https://a.example/path"]
     analytics_mode: sometimes
     retention_days: 99999
+    consent_max_age: 400
+    honor_signals: never
     query_params: ["bad param"]
     categories:
       - {id: necessary, technologies: [telepathy]}
@@ -71,10 +73,16 @@ sites:
 			`policy_version: is required`,
 			`analytics_mode: must be "consent" or "exempt"`,
 			`retention_days: must be between 1 and 3650`,
+			`consent_max_age: must be between 1 and 395 days`,
+			`honor_signals: must be "strict" or "allow_explicit", not "never"`,
 			`query_params[0]: must match`,
 			`categories[0].technologies[0]: unknown technology "telepathy"`,
 			`categories[1].id: duplicate category "necessary"`,
 		}},
+		{"proof shorter than its receipt", `
+sites:
+  - {id: a, origins: ["https://a.example"], policy_version: v1, consent_max_age: 200, consent_retention_days: 100, categories: [{id: c}]}
+`, []string{`site "a": consent_retention_days: must be at least consent_max_age (200)`}},
 		{"duplicate sites and missing fields", `
 sites:
   - {id: a, origins: ["https://a.example"], policy_version: v1, categories: [{id: c}]}

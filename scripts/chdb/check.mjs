@@ -118,10 +118,19 @@ try {
   run(session, "consents: sites of a subject", "SELECT DISTINCT site FROM consents WHERE consent_id = 'c2'");
   run(session, "consents: erase", "ALTER TABLE consents DELETE WHERE consent_id = 'c2'");
   run(session, "consents: rows left", "SELECT count() FROM consents WHERE consent_id = 'c2'");
-  const evParts = run(session, "events partition format", "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'events' AND active", "TSVRaw");
-  if (!/^\('shop',\d{8}\)$/m.test(evParts)) {
-    failures++;
-    console.error(`FAIL events partition value not in the form retention parses: ${evParts}`);
+  // Partition values as retention parses them: ('site',YYYYMMDD), ('site',YYYYMM) or YYYYMM.
+  for (const [table, form] of [
+    ["events", /^\('shop',\d{8}\)$/m],
+    ["consents", /^\('news',\d{8}\)$/m],
+    ["consent_daily", /^\('news',\d{6}\)$/m],
+    ["revocations", /^\d{6}$/m],
+    ["erasures", /^\d{6}$/m],
+  ]) {
+    const parts = run(session, `${table} partition format`, `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = '${table}' AND active`, "TSVRaw");
+    if (!form.test(parts)) {
+      failures++;
+      console.error(`FAIL ${table} partition value not in the form retention parses: ${parts}`);
+    }
   }
 } finally {
   session.close();

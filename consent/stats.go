@@ -13,6 +13,7 @@ type DayStats struct {
 	Day        string                    `json:"day"`
 	Decisions  uint64                    `json:"decisions"`
 	ByMethod   map[string]uint64         `json:"by_method"`
+	MethodRate map[string]float64        `json:"method_rates"` // share of the day's decisions
 	BySignal   map[string]uint64         `json:"by_signal"`
 	Categories map[string]*CategoryStats `json:"categories"`
 }
@@ -86,6 +87,10 @@ func (s *Store) Stats(ctx context.Context, site string, from, to time.Time) ([]D
 	}
 	out := make([]DayStats, 0, len(days))
 	for _, d := range days {
+		d.MethodRate = map[string]float64{}
+		for m, n := range d.ByMethod {
+			d.MethodRate[m] = float64(n) / float64(d.Decisions)
+		}
 		for _, c := range d.Categories {
 			if total := c.Granted + c.Denied; total > 0 {
 				c.Rate = float64(c.Granted) / float64(total)

@@ -262,7 +262,7 @@ func TestAdminConsentStats(t *testing.T) {
 		}
 		d := body.Days[0]
 		an := d.Categories["analytics"]
-		if d.Day != today || d.Decisions != 4 || d.ByMethod["accept_all"] != 2 || d.ByMethod["reject_all"] != 1 || d.ByMethod["custom"] != 1 ||
+		if d.Day != today || d.Decisions != 4 || d.ByMethod["accept_all"] != 2 || d.ByMethod["reject_all"] != 1 || d.ByMethod["custom"] != 1 || d.MethodRate["accept_all"] != 0.5 ||
 			d.BySignal["gpc"] != 1 || an == nil || an.Granted != 3 || an.Denied != 1 || an.Rate != 0.75 || d.Categories["marketing"].Granted != 2 {
 			t.Fatalf("%s: day stats %+v, analytics %+v", when, d, an)
 		}

@@ -26,10 +26,11 @@ type Revocations struct {
 	src RevocationSource
 	now func() time.Time
 
-	mu     sync.RWMutex
-	set    map[[16]byte]revoked
-	next   time.Time // where the next refresh starts reading
-	pruned time.Time
+	mu        sync.RWMutex
+	set       map[[16]byte]revoked
+	next      time.Time // where the next refresh starts reading
+	pruned    time.Time
+	refreshed time.Time // last successful refresh
 }
 
 type revoked struct {
@@ -79,6 +80,13 @@ func (r *Revocations) merge(rv Revocation) {
 	r.set[rv.Digest] = cur
 }
 
+// Refreshed returns when the set last read ClickHouse successfully.
+func (r *Revocations) Refreshed() time.Time {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.refreshed
+}
+
 // Len is the number of revoked consent ids held.
 func (r *Revocations) Len() int {
 	r.mu.RLock()
@@ -106,6 +114,7 @@ func (r *Revocations) Refresh(ctx context.Context) error {
 		r.merge(rv)
 	}
 	r.next = start.Add(-revocationOverlap)
+	r.refreshed = start
 	if start.Sub(r.pruned) > time.Hour {
 		// Receipts older than the longest lifetime are expired anyway; their revocations can go.
 		horizon := start.AddDate(0, 0, -MaxConsentMaxAge-1)

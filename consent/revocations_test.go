@@ -46,6 +46,9 @@ func TestRevocationSet(t *testing.T) {
 	if err := r.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if !r.Refreshed().Equal(now) {
+		t.Fatalf("refreshed at %v, want %v", r.Refreshed(), now)
+	}
 	if want := now.AddDate(0, 0, -MaxConsentMaxAge-1); !src.since[0].Equal(want) {
 		t.Fatalf("first load reads from %v, want the longest receipt lifetime back (%v)", src.since[0], want)
 	}
@@ -92,6 +95,9 @@ func TestRevocationSet(t *testing.T) {
 	}
 	if !r.Revoked(receipt("withdrawn", now.Add(-2*time.Hour))) {
 		t.Fatal("the set must survive a failed refresh")
+	}
+	if !r.Refreshed().Equal(now) {
+		t.Fatal("a failed refresh must not move the last-refreshed time")
 	}
 }
 

@@ -230,7 +230,10 @@ func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cf
 	go feeder.Run(ctx, cfg.StatsInterval, func(err error) { log.Error("consent statistics feed failed", "err", err) })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "consentry_revoked_consent_ids", Help: "Consent ids in this replica's revocation set.",
-	}, func() float64 { return float64(revs.Len()) }))
+	}, func() float64 { return float64(revs.Len()) }), prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "consentry_revocations_refreshed_timestamp_seconds",
+		Help: "When this replica last read other replicas' withdrawals; alert if it lags --revocation-refresh by much.",
+	}, func() float64 { return float64(revs.Refreshed().Unix()) }))
 	return &Service{
 		Sites: sites, Receipts: receipts, Ledger: NewLedger(cfg.Ledger, store, reg, log), Revocations: revs,
 		Store: store, Feeder: feeder, Now: cfg.Now, ErasurePoll: cfg.ErasurePoll,

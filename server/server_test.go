@@ -709,6 +709,7 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 	wantStatus(t, e.post(t, pageview("https://shop.example/m"), browser(nil)), 204)
 	wantStatus(t, e.post(t, pageview("https://shop.example/m"), browser(hdr{"Sec-GPC": "1"})), 204)
 	wantStatus(t, e.post(t, `{`, browser(nil)), 400)
+	e.decide(t, newsOrig, `{"site":"news","method":"reject_all"}`, nil)
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
 		resp, _ := e.app.Test(httptest.NewRequest(http.MethodGet, path, nil), -1)
 		wantStatus(t, resp, want)
@@ -726,6 +727,11 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 		`consentry_insert_seconds_bucket{table="events"`,
 		`consentry_insert_errors_total 0`,
 		`consentry_queue_full_total 0`,
+		`consentry_decision_batch_rows_count 1`,
+		`consentry_decision_commit_seconds_count 1`,
+		`consentry_decision_insert_errors_total 0`,
+		`consentry_revoked_consent_ids 0`,
+		`consentry_revocations_refreshed_timestamp_seconds 1.`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)

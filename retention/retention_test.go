@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/consentry/consentry/collector"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
@@ -50,12 +51,7 @@ sites:
 	}); err != nil {
 		t.Fatal(err)
 	}
-	job := New(conn, sites, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	dropped, err := job.RunOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(dropped)
+	job, dropped := runRetention(t, conn, sites, now)
 	want := []string{"events/('blog',20251024)", "events/('gone',20251024)", "events/('shop',20261024)", "signals/('shop',20261024)"}
 	if len(dropped) != len(want) {
 		t.Fatalf("dropped %v, want %v", dropped, want)
@@ -80,6 +76,18 @@ sites:
 	if again, err := job.RunOnce(ctx); err != nil || len(again) != 0 {
 		t.Fatalf("second run dropped %v (err %v)", again, err)
 	}
+}
+
+// runRetention runs one retention pass at now and returns the job and what it dropped, sorted.
+func runRetention(t *testing.T, conn driver.Conn, sites *consent.Sites, now time.Time) (*Job, []string) {
+	t.Helper()
+	job := New(conn, sites, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	dropped, err := job.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(dropped)
+	return job, dropped
 }
 
 func TestRetentionOfConsentRecords(t *testing.T) {
@@ -124,12 +132,7 @@ sites:
 			t.Fatal(err)
 		}
 	}
-	job := New(conn, sites, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	dropped, err := job.RunOnce(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(dropped)
+	_, dropped := runRetention(t, conn, sites, now)
 	want := []string{
 		// Anonymous counts follow retention_days, a month at a time: shop (30 days) loses
 		// October 2025; blog (395 days) keeps it until all of it is 395 days old.

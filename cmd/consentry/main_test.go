@@ -149,6 +149,19 @@ func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string, *s
 	return nil, "", nil
 }
 
+// browserPost posts body to url as a browser on a page of origin would (sendBeacon).
+func browserPost(url, origin, body string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Accept-Language", "en")
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
+	return http.DefaultClient.Do(req)
+}
+
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "consentry")
@@ -178,12 +191,7 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 			defer wg.Done()
 			for i := range 60 {
 				body := fmt.Sprintf(`{"site":"shop","type":"pageview","url":"https://shop.example/w%d/%d"}`, w, i)
-				req, _ := http.NewRequest(http.MethodPost, base+"/v1/collect", strings.NewReader(body))
-				req.Header.Set("Origin", "https://shop.example")
-				req.Header.Set("Content-Type", "text/plain")
-				req.Header.Set("Accept-Language", "en")
-				req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := browserPost(base+"/v1/collect", "https://shop.example", body)
 				if err != nil {
 					t.Error(err)
 					return
@@ -276,12 +284,7 @@ func TestWithdrawalSeenByASecondProcess(t *testing.T) {
 	_, b, _ := startServe(t, bin, flags...)
 	post := func(base, path, body string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
-		req.Header.Set("Origin", "http://localhost:8082") // the example blog, a consent-mode site
-		req.Header.Set("Content-Type", "text/plain")
-		req.Header.Set("Accept-Language", "en")
-		req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := browserPost(base+path, "http://localhost:8082", body) // the example blog, a consent-mode site
 		if err != nil {
 			t.Fatal(err)
 		}

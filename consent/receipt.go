@@ -39,8 +39,8 @@ type receiptClaims struct {
 	PolicyVersion string `json:"pv"`
 	Granted       uint64 `json:"g"`
 	Method        Method `json:"m"`
-	Signal        Signal `json:"sig,omitempty"`
-	Override      bool   `json:"ovr,omitempty"`
+	Signals       int    `json:"s,omitempty"` // 1 DNT, 2 GPC, 3 both; omitted when none
+	Override      int    `json:"o,omitempty"` // 1 if an explicit choice overrode the signal
 }
 
 // The jwt.Claims methods; validation itself is Receipts' own (it may accept expiry).
@@ -55,6 +55,19 @@ func (c *receiptClaims) GetIssuer() (string, error)              { return c.Issu
 func (c *receiptClaims) GetSubject() (string, error)             { return c.Subject, nil }
 func (c *receiptClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings{c.Audience}, nil
+}
+
+// signalBits is a receipt's compact form of a signal (receipts ride in every beacon).
+var (
+	signalBits = map[Signal]int{SignalNone: 0, SignalDNT: 1, SignalGPC: 2, SignalBoth: 3}
+	bitSignals = map[int]Signal{0: SignalNone, 1: SignalDNT, 2: SignalGPC, 3: SignalBoth}
+)
+
+func boolBit(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Receipt errors; a reason label each, used by the collector's metrics and by /v1/consent/me.
@@ -106,11 +119,8 @@ func (r *Receipts) Sign(site *Site, d *Decision) (string, error) {
 		PolicyVersion: d.PolicyVersion,
 		Granted:       d.Granted,
 		Method:        d.Method,
-		Signal:        d.Signal,
-		Override:      d.Override,
-	}
-	if claims.Signal == SignalNone {
-		claims.Signal = "" // omitted: most receipts carry no signal
+		Signals:       signalBits[d.Signal],
+		Override:      boolBit(d.Override),
 	}
 	k := r.keys.Signer()
 	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
@@ -178,8 +188,9 @@ func (r *Receipts) fromClaims(c *receiptClaims) (Receipt, error) {
 	case c.IssuedAt <= 0 || c.ExpiresAt <= c.IssuedAt:
 		return Receipt{}, fmt.Errorf("%w: iat and exp are required", ErrReceiptInvalid)
 	}
-	if c.Signal == "" {
-		c.Signal = SignalNone
+	sig, ok := bitSignals[c.Signals]
+	if !ok {
+		return Receipt{}, fmt.Errorf("%w: signal bits %d", ErrReceiptInvalid, c.Signals)
 	}
 	return Receipt{
 		ConsentID:     c.Subject,
@@ -188,8 +199,8 @@ func (r *Receipts) fromClaims(c *receiptClaims) (Receipt, error) {
 		PolicyVersion: c.PolicyVersion,
 		Granted:       c.Granted,
 		Method:        c.Method,
-		Signal:        c.Signal,
-		Override:      c.Override,
+		Signal:        sig,
+		Override:      c.Override == 1,
 		IssuedAt:      time.Unix(c.IssuedAt, 0).UTC(),
 		ExpiresAt:     time.Unix(c.ExpiresAt, 0).UTC(),
 		Digest:        Digest(c.Subject),

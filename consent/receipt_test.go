@@ -99,6 +99,24 @@ func TestReceiptRoundTripAndSize(t *testing.T) {
 			t.Fatalf("strict GPC must leave only necessary granted, got %v", got)
 		}
 	}
+	// The budget holds for the longest forms: accept all with both signals on (strict
+	// site), and an explicit choice that overrode both (allow_explicit site).
+	blog := testSites(t).Lookup("blog")
+	for _, c := range []struct {
+		site *consent.Site
+		body string
+	}{
+		{shop, `{"site":"shop","method":"accept_all"}`},
+		{shop, `{"site":"shop","method":"reject_all"}`},
+		{blog, `{"site":"blog","method":"custom","choices":{"analytics":true}}`},
+	} {
+		d := decide(t, c.site, c.body, nil, consent.SignalBoth, now)
+		long, _ := r.Sign(c.site, &d)
+		rc, err := r.Verify(c.site, long)
+		if len(long) > 400 || err != nil || rc.Signal != consent.SignalBoth || rc.Override != d.Override {
+			t.Errorf("%s: %d bytes (budget 400), %+v, %v", c.body, len(long), rc, err)
+		}
+	}
 	var hdr map[string]any
 	raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
 	_ = json.Unmarshal(raw, &hdr)

@@ -214,6 +214,9 @@ func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cf
 		cfg.Now = time.Now
 	}
 	store := NewStore(conn)
+	if err := store.CheckPolicies(ctx, sites, cfg.Now()); err != nil {
+		return nil, err
+	}
 	receipts, err := NewReceipts(keys, cfg.Issuer, cfg.ReceiptCache)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +77,58 @@ func TestRetriedInsertCountsOnceForAnalysts(t *testing.T) {
 	hist, err := store.History(ctx, "shop", accept.ConsentID)
 	if err != nil || len(hist) != 1 || hist[0].ID != accept.ID || !hist[0].DecidedAt.Equal(accept.DecidedAt) {
 		t.Fatalf("history %+v %v", hist, err)
+	}
+}
+
+// A policy version stands for one list of categories: receipts carry grants as bits in
+// that order, so the service refuses a sites file that changes it under the same version.
+func TestPoliciesRefuseChangedCategories(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.Open(t, true)
+	store := consent.NewStore(conn)
+	parse := func(yaml string) *consent.Sites {
+		t.Helper()
+		ss, err := consent.ParseSites("t.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ss
+	}
+	const v1 = `
+sites:
+  - id: shop
+    origins: ["https://shop.example"]
+    policy_version: v1
+    categories: [{id: necessary, required: true}, {id: analytics, technologies: [beacon]}, {id: marketing, technologies: [pixel]}]
+  - id: blog
+    origins: ["https://blog.example"]
+    policy_version: b1
+    categories: [{id: necessary, required: true}]
+`
+	for range 2 { // first start records, a restart with the same file passes
+		if err := store.CheckPolicies(ctx, parse(v1), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, yaml := range map[string]string{
+		"reordered":      strings.Replace(v1, `{id: analytics, technologies: [beacon]}, {id: marketing, technologies: [pixel]}`, `{id: marketing, technologies: [pixel]}, {id: analytics, technologies: [beacon]}`, 1),
+		"category added": strings.Replace(v1, `{id: necessary, required: true}]`, `{id: necessary, required: true}, {id: ads}]`, 1),
+		"beacons moved":  strings.Replace(v1, `{id: analytics, technologies: [beacon]}, {id: marketing, technologies: [pixel]}`, `{id: analytics}, {id: marketing, technologies: [pixel, beacon]}`, 1),
+		"no longer needed": strings.Replace(v1, `policy_version: b1
+    categories: [{id: necessary, required: true}]`, `policy_version: b1
+    categories: [{id: necessary}]`, 1),
+	} {
+		err := store.CheckPolicies(ctx, parse(yaml), time.Now())
+		if err == nil || !strings.Contains(err.Error(), "policy_version") || !strings.Contains(err.Error(), "new policy_version") {
+			t.Errorf("%s: want a refusal naming the policy version, got %v", name, err)
+		}
+		t.Logf("%s: %v", name, err)
+	}
+	bumped := strings.Replace(strings.Replace(v1, `{id: necessary, required: true}]`, `{id: necessary, required: true}, {id: ads}]`, 1), "policy_version: b1", "policy_version: b2", 1)
+	if err := store.CheckPolicies(ctx, parse(bumped), time.Now()); err != nil {
+		t.Fatalf("new categories under a new policy version: %v", err)
+	}
+	if n := chtest.Count(t, conn, "SELECT count() FROM site_policies"); n != 3 {
+		t.Fatalf("%d policies recorded, want shop v1, blog b1 and blog b2", n)
 	}
 }

@@ -91,7 +91,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 			t.Fatalf("concurrent migrate: %v", err)
 		}
 	}
-	want := []string{"consent_daily", "consent_daily_mv", "consent_feed", "consents", "erasures", "events", "revocations", "salts", "schema_migrations", "signals"}
+	want := []string{"consent_daily", "consent_daily_mv", "consent_feed", "consents", "erasures", "events", "revocations", "salts", "schema_migrations", "signals", "site_policies"}
 	if got := tables(t, conn); !reflect.DeepEqual(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}

@@ -317,3 +317,40 @@ func TestWithdrawalSeenByASecondProcess(t *testing.T) {
 	chtest.WaitFor(t, "process b refusing the withdrawn receipt", func() bool { return beaconOnB(receipt) == "withdrawn" })
 	t.Logf("process b refused the replayed receipt %v after the withdrawal (--revocation-refresh 300ms)", time.Since(start).Round(time.Millisecond))
 }
+
+// An operator who reorders categories but keeps the policy version gets a refusal at
+// start that says what to do, not receipts that grant the wrong things.
+func TestServeRefusesChangedCategoriesUnderTheSamePolicyVersion(t *testing.T) {
+	dsn := chtest.DSN(t)
+	keys := writeKeys(t)
+	example, err := os.ReadFile("../../sites.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := filepath.Join(t.TempDir(), "sites.yaml")
+	swapped := strings.Replace(string(example), "      - {id: analytics, technologies: [beacon, cookie]}\n      - {id: marketing, technologies: [cookie, pixel]}",
+		"      - {id: marketing, technologies: [cookie, pixel]}\n      - {id: analytics, technologies: [beacon, cookie]}", 1)
+	if swapped == string(example) {
+		t.Fatal("the example sites file changed; update this test's edit")
+	}
+	if err := os.WriteFile(changed, []byte(swapped), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	serveWith := func(sites string) (int, string) {
+		ctx, stop := context.WithTimeout(ctx, 5*time.Second) // a start that succeeds is stopped after 5 s
+		defer stop()
+		var out, errs bytes.Buffer
+		code := Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", sites, "--keys", keys,
+			"--data-dir", t.TempDir(), "--log-level", "error"}, env(nil), &out, &errs)
+		return code, errs.String()
+	}
+	if code, errs := serveWith("../../sites.example.yaml"); code != 0 {
+		t.Fatalf("first start: exit %d: %s", code, errs)
+	}
+	code, errs := serveWith(changed)
+	if code != 1 || !strings.Contains(errs, `site "shop": policy_version "2026-11-01" was recorded with categories`) || !strings.Contains(errs, "new policy_version") {
+		t.Fatalf("start with reordered categories: exit %d: %s", code, errs)
+	}
+}

@@ -110,6 +110,8 @@ try {
   const parts = run(session, "partitions: list", "SELECT DISTINCT partition_id, partition FROM system.parts WHERE database = currentDatabase() AND table = 'salts' AND active ORDER BY partition_id");
   const oldest = parts.trim().split("\n")[0]?.split("\t")[0];
   if (oldest) run(session, "partitions: drop by id", `ALTER TABLE salts DROP PARTITION ID '${oldest}'`);
+  run(session, "site policies: record", "INSERT INTO site_policies (site, policy_version, categories, first_seen) VALUES ('news', 'v1', ['necessary!', 'analytics=beacon', 'marketing=pixel'], now())");
+  run(session, "site policies: read", "SELECT site, policy_version, groupUniqArray(arrayStringConcat(categories, ' ')) FROM site_policies GROUP BY site, policy_version");
   run(session, "revocations: refresh", "SELECT digest, max(revoked_at), max(reason = 'erase') FROM revocations WHERE revoked_at >= toDateTime(1700000000) GROUP BY digest");
   run(session, "consents: history", `SELECT decision_id, consent_id, site, policy_version, granted, denied, toString(method),
     toString(signal), override, banner_version, lang, decided_ms, expires_at FROM consents FINAL WHERE consent_id = 'c1' AND site = 'news' ORDER BY decided_ms, decision_id`);

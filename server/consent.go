@@ -58,6 +58,9 @@ func bearer(c *fiber.Ctx) (string, error) {
 // subject authenticates a visitor by their receipt (Authorization: Bearer), expired or
 // not, and allows a page of the receipt's site to read the answer.
 func (s *server) subject(c *fiber.Ctx) (string, *consent.Site, consent.Receipt, error) {
+	if _, err := s.rateLimit(c); err != nil {
+		return "", nil, consent.Receipt{}, err
+	}
 	token, err := bearer(c)
 	if err != nil {
 		return "", nil, consent.Receipt{}, err

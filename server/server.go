@@ -150,15 +150,25 @@ func (s *server) client(c *fiber.Ctx) (netip.Addr, uint64) {
 // admit applies what every body-carrying public POST shares: the per-client rate
 // limit, the content type (text/plain lets sendBeacon skip a preflight) and the body size.
 func (s *server) admit(c *fiber.Ctx) (netip.Addr, error) {
-	ip, key := s.client(c)
-	if !s.limiter.allow(key) {
-		return ip, reject(fiber.StatusTooManyRequests, "rate_limited", "too many requests from this client")
+	ip, err := s.rateLimit(c)
+	if err != nil {
+		return ip, err
 	}
 	if !acceptedContentType(c.Get(fiber.HeaderContentType)) {
 		return ip, reject(fiber.StatusUnsupportedMediaType, "unsupported_content_type", "send text/plain or application/json")
 	}
 	if len(c.Body()) > s.cfg.MaxBody {
 		return ip, reject(fiber.StatusRequestEntityTooLarge, "too_large", "body too large")
+	}
+	return ip, nil
+}
+
+// rateLimit counts the request against its client's per-second budget, shared by every
+// public route.
+func (s *server) rateLimit(c *fiber.Ctx) (netip.Addr, error) {
+	ip, key := s.client(c)
+	if !s.limiter.allow(key) {
+		return ip, reject(fiber.StatusTooManyRequests, "rate_limited", "too many requests from this client")
 	}
 	return ip, nil
 }

@@ -581,6 +581,10 @@ func TestRateLimitPerClient(t *testing.T) {
 	if statuses[204] != 3 || statuses[429] != 3 {
 		t.Fatalf("no request was rate limited: %v", statuses)
 	}
+	// The budget is the client's, across routes: its decisions and its own records too.
+	wantStatus(t, sendHTTP(t, base, http.MethodPost, "/v1/consent", `{"site":"news","method":"accept_all"}`, visitor(newsOrig, nil)), 429)
+	wantStatus(t, sendHTTP(t, base, http.MethodGet, "/v1/consent/me", "", hdr{"Authorization": "Bearer x.y.z"}), 429)
+	wantStatus(t, sendHTTP(t, base, http.MethodDelete, "/v1/consent/me", "", hdr{"Authorization": "Bearer x.y.z"}), 429)
 }
 
 func TestXForwardedForOnlyFromTrustedProxies(t *testing.T) {

@@ -71,8 +71,7 @@ func (s *Store) WriteDecisions(ctx context.Context, ds []Decision) error {
 	}
 	defer rb.Close()
 	for _, d := range revoked {
-		dg := Digest(d.ConsentID)
-		if err := rb.Append(d.DecidedAt, hex.EncodeToString(dg[:]), d.Site, RevokeWithdraw); err != nil {
+		if err := rb.Append(d.DecidedAt, digestHex(d.ConsentID), d.Site, RevokeWithdraw); err != nil {
 			return fmt.Errorf("append revocation: %w", err)
 		}
 	}
@@ -177,10 +176,9 @@ func (s *Store) Erase(ctx context.Context, site, consentID string, now time.Time
 			return err
 		}
 	}
-	dg := Digest(consentID)
 	for _, st := range sites {
 		// Revoke first: if the delete fails midway, the receipts are already dead.
-		if err := schema.InsertRow(ctx, s.conn, insertRevocations, now, hex.EncodeToString(dg[:]), st, RevokeErase); err != nil {
+		if err := schema.InsertRow(ctx, s.conn, insertRevocations, now, digestHex(consentID), st, RevokeErase); err != nil {
 			return fmt.Errorf("erase: revoke: %w", err)
 		}
 		if err := schema.InsertRow(ctx, s.conn, insertErasures, now, st, uint64(1)); err != nil {
@@ -218,6 +216,12 @@ func (s *Store) Remaining(ctx context.Context, consentID string) (uint64, error)
 		return 0, fmt.Errorf("count remaining rows: %w", err)
 	}
 	return n, nil
+}
+
+// digestHex is a consent id's revocation digest as the revocations table stores it.
+func digestHex(consentID string) string {
+	d := Digest(consentID)
+	return hex.EncodeToString(d[:])
 }
 
 func nonNil(s []string) []string {

@@ -60,7 +60,13 @@ func (c *receiptClaims) GetAudience() (jwt.ClaimStrings, error) {
 // signalBits is a receipt's compact form of a signal (receipts ride in every beacon).
 var (
 	signalBits = map[Signal]int{SignalNone: 0, SignalDNT: 1, SignalGPC: 2, SignalBoth: 3}
-	bitSignals = map[int]Signal{0: SignalNone, 1: SignalDNT, 2: SignalGPC, 3: SignalBoth}
+	bitSignals = func() map[int]Signal {
+		m := make(map[int]Signal, len(signalBits))
+		for sig, bits := range signalBits {
+			m[bits] = sig
+		}
+		return m
+	}()
 )
 
 func boolBit(b bool) int {
@@ -214,14 +220,20 @@ func (r *Receipts) Check(site *Site, token string, now time.Time) (Receipt, erro
 	if err != nil {
 		return Receipt{}, err
 	}
-	if !now.Before(rc.ExpiresAt) {
+	if rc.Expired(now) {
 		return rc, ErrReceiptExpired
 	}
-	if rc.PolicyVersion != site.PolicyVersion {
+	if rc.Outdated(site) {
 		return rc, ErrReceiptOutdated
 	}
 	return rc, nil
 }
+
+// Expired reports whether the receipt has expired at now.
+func (rc Receipt) Expired(now time.Time) bool { return !now.Before(rc.ExpiresAt) }
+
+// Outdated reports whether the receipt names another policy version than the site's.
+func (rc Receipt) Outdated(site *Site) bool { return rc.PolicyVersion != site.PolicyVersion }
 
 // Digest is the revocation-set key of a consent id: a one-way hash, so erasing a
 // subject leaves no copy of their id while their old receipts stay revoked.

@@ -132,12 +132,8 @@ func (s *Service) Subject(token string) (*Site, Receipt, error) {
 	return site, rc, nil
 }
 
-// Me returns the state and history of the consent id of a visitor's receipt.
-func (s *Service) Me(ctx context.Context, token string) (Status, error) {
-	site, rc, err := s.Subject(token)
-	if err != nil {
-		return Status{}, err
-	}
+// Me returns the state and history of the consent id of a receipt that Subject verified.
+func (s *Service) Me(ctx context.Context, site *Site, rc Receipt) (Status, error) {
 	hist, err := s.Store.History(ctx, site.ID, rc.ConsentID)
 	if err != nil {
 		return Status{}, err
@@ -146,7 +142,7 @@ func (s *Service) Me(ctx context.Context, token string) (Status, error) {
 	st := Status{
 		ConsentID: rc.ConsentID, Site: site.ID, PolicyVersion: rc.PolicyVersion, CurrentPolicy: site.PolicyVersion,
 		Granted: site.CategoryIDs(rc.Granted), IssuedAt: rc.IssuedAt.UTC(), ExpiresAt: rc.ExpiresAt.UTC(),
-		Expired: !now.Before(rc.ExpiresAt), Outdated: rc.PolicyVersion != site.PolicyVersion,
+		Expired: rc.Expired(now), Outdated: rc.Outdated(site),
 		Withdrawn: s.Revocations.Revoked(rc), History: hist,
 	}
 	st.ReconsentNeeded = st.Expired || st.Outdated || st.Withdrawn

@@ -57,28 +57,28 @@ func bearer(c *fiber.Ctx) (string, error) {
 
 // subject authenticates a visitor by their receipt (Authorization: Bearer), expired or
 // not, and allows a page of the receipt's site to read the answer.
-func (s *server) subject(c *fiber.Ctx) (string, *consent.Site, consent.Receipt, error) {
+func (s *server) subject(c *fiber.Ctx) (*consent.Site, consent.Receipt, error) {
 	if _, err := s.rateLimit(c); err != nil {
-		return "", nil, consent.Receipt{}, err
+		return nil, consent.Receipt{}, err
 	}
 	token, err := bearer(c)
 	if err != nil {
-		return "", nil, consent.Receipt{}, err
+		return nil, consent.Receipt{}, err
 	}
 	site, rc, err := s.deps.Consent.Subject(token)
 	if err != nil {
-		return "", nil, consent.Receipt{}, err
+		return nil, consent.Receipt{}, err
 	}
-	return token, site, rc, allowOrigin(c, site, false)
+	return site, rc, allowOrigin(c, site, false)
 }
 
 // me answers a visitor's own consent state and history, proven by their receipt.
 func (s *server) me(c *fiber.Ctx) error {
-	token, _, _, err := s.subject(c)
+	site, rc, err := s.subject(c)
 	if err != nil {
 		return err
 	}
-	st, err := s.deps.Consent.Me(c.UserContext(), token)
+	st, err := s.deps.Consent.Me(c.UserContext(), site, rc)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *server) me(c *fiber.Ctx) error {
 
 // eraseMe erases a visitor's own decisions, proven by their receipt.
 func (s *server) eraseMe(c *fiber.Ctx) error {
-	_, site, rc, err := s.subject(c)
+	site, rc, err := s.subject(c)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ type Collector interface {
 // Consent is what the consent routes need of consent.Service.
 type Consent interface {
 	Decide(ctx context.Context, site *consent.Site, req consent.DecisionRequest, sig consent.Signal) (consent.Issued, error)
-	Me(ctx context.Context, token string) (consent.Status, error)
+	Me(ctx context.Context, site *consent.Site, rc consent.Receipt) (consent.Status, error)
 	Subject(token string) (*consent.Site, consent.Receipt, error)
 	Erase(ctx context.Context, site, consentID string) (consent.Erasure, error)
 }

@@ -74,6 +74,11 @@ type DecisionRequest struct {
 	Lang          string          `json:"lang"`
 	BannerVersion string          `json:"banner_version"`
 	Receipt       string          `json:"receipt"` // the previous receipt, to keep the consent id
+	// DNT and GPC are signals the page saw in the browser (navigator.doNotTrack,
+	// navigator.globalPrivacyControl). They only ever restrict, so they are believed
+	// and added to the request's headers.
+	DNT bool `json:"dnt"`
+	GPC bool `json:"gpc"`
 }
 
 // ParseDecision decodes a decision body and checks every field's form and size,

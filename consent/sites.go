@@ -58,7 +58,56 @@ type Category struct {
 	ID           string   `yaml:"id" json:"id"`
 	Required     bool     `yaml:"required" json:"required"`
 	Technologies []string `yaml:"technologies" json:"technologies"`
+	// Cookies the site sets for this category: names, or prefixes ending in "*". The
+	// banner deletes them when the category is withdrawn.
+	Cookies []string `yaml:"cookies" json:"cookies,omitempty"`
+	// Vendors are the third parties the category lets in, shown in the banner.
+	Vendors []Vendor `yaml:"vendors" json:"vendors,omitempty"`
 }
+
+// Vendor is a third party behind a category, as the banner's second layer lists it.
+type Vendor struct {
+	Name      string   `yaml:"name" json:"name"`
+	Purpose   string   `yaml:"purpose" json:"purpose"`
+	Cookies   []string `yaml:"cookies" json:"cookies,omitempty"`
+	PolicyURL string   `yaml:"policy_url" json:"policy_url"`
+}
+
+// Banner is how a site's consent banner looks and behaves; banner texts are checked
+// against the shipped translations by the banner package.
+type Banner struct {
+	// PolicyURL is the site's privacy policy, linked from the first layer.
+	PolicyURL string `yaml:"policy_url" json:"policy_url"`
+	// DefaultLang is the language used when nothing the visitor's browser asks for is offered.
+	DefaultLang string `yaml:"default_lang" json:"default_lang"`
+	// Languages offered; empty means every shipped language.
+	Languages []string `yaml:"languages" json:"languages,omitempty"`
+	// CookieName holds the receipt in a first-party cookie on the site's domain.
+	CookieName string `yaml:"cookie_name" json:"cookie_name"`
+	// CookieDomain is the receipt cookie's domain; empty means the page's host only.
+	CookieDomain string `yaml:"cookie_domain" json:"cookie_domain,omitempty"`
+	// ReloadOnWithdraw reloads the page after a category is withdrawn, so scripts that
+	// already ran stop.
+	ReloadOnWithdraw bool `yaml:"reload_on_withdraw" json:"reload_on_withdraw"`
+	// GoogleConsentMode maps each Consent Mode v2 type to the categories that must all be
+	// granted for it; nil leaves Consent Mode off. Unlisted types stay denied.
+	GoogleConsentMode map[string][]string `yaml:"google_consent_mode" json:"google_consent_mode,omitempty"`
+	// Texts override banner texts per language: text keys, and cat.<id>.name or
+	// cat.<id>.description for a category.
+	Texts map[string]map[string]string `yaml:"texts" json:"texts,omitempty"`
+}
+
+// GoogleConsentTypes are the seven Google Consent Mode v2 types.
+var GoogleConsentTypes = []string{"ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
+	"functionality_storage", "personalization_storage", "security_storage"}
+
+// Banner limits.
+const (
+	maxVendorsPerCategory = 50
+	maxCookies            = 50
+	maxText               = 1000
+	maxShortText          = 200
+)
 
 // Site is one website that embeds Consentry.
 type Site struct {
@@ -75,6 +124,7 @@ type Site struct {
 	// outlives the analytics it allowed, and at least the receipt it issued.
 	ConsentRetentionDays int          `yaml:"consent_retention_days" json:"consent_retention_days"`
 	HonorSignals         HonorSignals `yaml:"honor_signals" json:"honor_signals"`
+	Banner               Banner       `yaml:"banner" json:"banner"`
 
 	origins map[string]bool
 	hosts   map[string]bool
@@ -253,6 +303,98 @@ func validateSite(s *Site, fail func(field, format string, args ...any)) {
 	}
 	oneOf(&s.HonorSignals, SignalsStrict, SignalsAllowExplicit, func(format string, args ...any) { fail("honor_signals", format, args...) })
 	validateCategories(s.Categories, fail)
+	validateBanner(&s.Banner, s.Categories, fail)
+}
+
+var (
+	cookiePattern = regexp.MustCompile(`^[!#$%&'+.^_|~0-9A-Za-z-]{1,64}\*?$`) // RFC 6265 token, "*" for a prefix
+	domainPattern = regexp.MustCompile(`^\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+func validateBanner(b *Banner, cats []Category, fail func(field, format string, args ...any)) {
+	if b.PolicyURL != "" {
+		if err := httpURL(b.PolicyURL); err != nil {
+			fail("banner.policy_url", "%v", err)
+		}
+	}
+	if b.DefaultLang == "" {
+		b.DefaultLang = "en"
+	}
+	if !langPattern.MatchString(b.DefaultLang) {
+		fail("banner.default_lang", "must be a language tag such as en or zh-CN")
+	}
+	for j, l := range b.Languages {
+		if !langPattern.MatchString(l) {
+			fail(fmt.Sprintf("banner.languages[%d]", j), "must be a language tag such as en or zh-CN")
+		}
+	}
+	if len(b.Languages) > 0 && !slices.Contains(b.Languages, b.DefaultLang) {
+		fail("banner.languages", "must include default_lang %q", b.DefaultLang)
+	}
+	if b.CookieName == "" {
+		b.CookieName = "consentry"
+	}
+	if !cookiePattern.MatchString(b.CookieName) || strings.HasSuffix(b.CookieName, "*") {
+		fail("banner.cookie_name", "must be a cookie name of 1 to 64 token characters")
+	}
+	if b.CookieDomain != "" && !domainPattern.MatchString(b.CookieDomain) {
+		fail("banner.cookie_domain", "must be a lower-case domain such as example.com")
+	}
+	ids := map[string]bool{}
+	for _, c := range cats {
+		ids[c.ID] = true
+	}
+	for _, typ := range slices.Sorted(maps.Keys(b.GoogleConsentMode)) {
+		field := "banner.google_consent_mode." + typ
+		if !slices.Contains(GoogleConsentTypes, typ) {
+			fail(field, "unknown consent type (known: %s)", strings.Join(GoogleConsentTypes, ", "))
+		}
+		for _, id := range b.GoogleConsentMode[typ] {
+			if !ids[id] {
+				fail(field, "unknown category %q", id)
+			}
+		}
+	}
+	for j, c := range cats {
+		field := fmt.Sprintf("categories[%d]", j)
+		cookieNames(c.Cookies, field+".cookies", fail)
+		if len(c.Vendors) > maxVendorsPerCategory {
+			fail(field+".vendors", "at most %d", maxVendorsPerCategory)
+		}
+		for k, v := range c.Vendors {
+			vf := fmt.Sprintf("%s.vendors[%d]", field, k)
+			if v.Name == "" || len(v.Name) > maxShortText {
+				fail(vf+".name", "is required, at most %d bytes", maxShortText)
+			}
+			if len(v.Purpose) > maxText {
+				fail(vf+".purpose", "at most %d bytes", maxText)
+			}
+			if err := httpURL(v.PolicyURL); err != nil {
+				fail(vf+".policy_url", "%v", err)
+			}
+			cookieNames(v.Cookies, vf+".cookies", fail)
+		}
+	}
+}
+
+func cookieNames(names []string, field string, fail func(field, format string, args ...any)) {
+	if len(names) > maxCookies {
+		fail(field, "at most %d", maxCookies)
+	}
+	for k, n := range names {
+		if !cookiePattern.MatchString(n) {
+			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not a cookie name (or a prefix ending in *)", n)
+		}
+	}
+}
+
+// httpURL checks that u is an absolute http(s) URL a banner may link to.
+func httpURL(u string) error {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || len(u) > 2048 {
+		return fmt.Errorf("%q: must be an absolute http or https URL", u)
+	}
+	return nil
 }
 
 func validateCategories(cats []Category, fail func(field, format string, args ...any)) {

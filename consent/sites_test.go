@@ -40,7 +40,7 @@ sites:
 		t.Fatal(err)
 	}
 	a := ss.Lookup("a")
-	if a.AnalyticsMode != ModeConsent || a.RetentionDays != DefaultRetentionDays {
+	if a.AnalyticsMode != ModeConsent || a.RetentionDays != DefaultRetentionDays || a.Banner.DefaultLang != "en" || a.Banner.CookieName != "consentry" {
 		t.Fatalf("defaults not applied: %+v", a)
 	}
 }
@@ -78,6 +78,40 @@ sites:
 			`query_params[0]: must match`,
 			`categories[0].technologies[0]: unknown technology "telepathy"`,
 			`categories[1].id: duplicate category "necessary"`,
+		}},
+		{"banner and vendors", `
+sites:
+  - id: a
+    origins: ["https://a.example"]
+    policy_version: v1
+    banner:
+      policy_url: javascript:alert(1)
+      default_lang: "en us"
+      languages: [fr, "x!"]
+      cookie_name: "bad name"
+      cookie_domain: "Example.COM/"
+      google_consent_mode: {ad_storage: [marketing], ad_magic: [necessary]}
+    categories:
+      - id: necessary
+        required: true
+        cookies: ["ok", "pre_*", "semi;colon"]
+      - id: analytics
+        vendors:
+          - {name: "", purpose: "x", policy_url: "ftp://v.example"}
+          - {name: Matomo, policy_url: "https://matomo.org/privacy", cookies: ["_pk_*", "*"]}
+`, []string{
+			`banner.policy_url: "javascript:alert(1)": must be an absolute http or https URL`,
+			`banner.default_lang: must be a language tag`,
+			`banner.languages[1]: must be a language tag`,
+			`banner.languages: must include default_lang "en us"`,
+			`banner.cookie_name: must be a cookie name`,
+			`banner.cookie_domain: must be a lower-case domain`,
+			`banner.google_consent_mode.ad_magic: unknown consent type`,
+			`banner.google_consent_mode.ad_storage: unknown category "marketing"`,
+			`categories[0].cookies[2]: "semi;colon" is not a cookie name`,
+			`categories[1].vendors[0].name: is required`,
+			`categories[1].vendors[0].policy_url: "ftp://v.example"`,
+			`categories[1].vendors[1].cookies[1]: "*" is not a cookie name`,
 		}},
 		{"proof shorter than its receipt", `
 sites:

@@ -34,7 +34,7 @@ func (s *server) decide(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.cfg.ConsentTimeout)
 	defer cancel()
-	out, err := s.deps.Consent.Decide(ctx, site, req, consent.SignalOf(dnt(c), gpc(c)))
+	out, err := s.deps.Consent.Decide(ctx, site, req, consent.SignalOf(dnt(c) || req.DNT, gpc(c) || req.GPC))
 	if err != nil {
 		return err
 	}

@@ -191,11 +191,17 @@ func TestDecisionSignals(t *testing.T) {
 	if strings.Join(explicit.Granted, ",") != "necessary,analytics" || explicit.Signal != "gpc" || !explicit.Override {
 		t.Fatalf("allow_explicit site, customized choice under GPC: %+v", explicit)
 	}
+	// A signal the page saw in the browser (navigator.globalPrivacyControl without the
+	// header, as some extensions do) restricts like the header.
+	fromPage := e.decide(t, newsOrig, `{"site":"news","method":"accept_all","gpc":true}`, nil)
+	if strings.Join(fromPage.Granted, ",") != "necessary" || fromPage.Signal != "gpc" {
+		t.Fatalf("GPC seen by the page: %+v", fromPage)
+	}
 	rc, err := e.consent.Receipts.Check(e.consentSite(t, "forum"), explicit.Receipt, time.Now())
 	if err != nil || !rc.Override || rc.Signal != consent.SignalGPC {
 		t.Fatalf("the receipt must say the choice overrode GPC: %+v %v", rc, err)
 	}
-	for id, want := range map[string]string{strict.ConsentID: "dnt 0", both.ConsentID: "dnt_gpc 0", explicit.ConsentID: "gpc 1"} {
+	for id, want := range map[string]string{strict.ConsentID: "dnt 0", both.ConsentID: "dnt_gpc 0", explicit.ConsentID: "gpc 1", fromPage.ConsentID: "gpc 0"} {
 		var sig string
 		var ovr uint8
 		if err := e.conn.QueryRow(context.Background(), "SELECT toString(signal), override FROM consents FINAL WHERE consent_id = ?", id).Scan(&sig, &ovr); err != nil {

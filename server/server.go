@@ -34,6 +34,8 @@ type Config struct {
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
+	// BannerMaxAge is how long browsers and CDNs may cache an unversioned banner URL.
+	BannerMaxAge time.Duration
 }
 
 // Collector is what the collect handler needs of collector.Collector.
@@ -56,6 +58,7 @@ type Deps struct {
 	Consent   Consent
 	AdminData AdminData
 	Admin     AdminAuth
+	Banners   Banners
 	JWKS      []byte                          // public receipt keys, served at /.well-known/jwks.json
 	Ready     func(ctx context.Context) error // readiness: pings ClickHouse
 	Registry  *prometheus.Registry
@@ -109,6 +112,8 @@ func New(cfg Config, deps Deps) *fiber.App {
 	app.Get("/v1/consent/me", s.me)
 	app.Delete("/v1/consent/me", s.eraseMe)
 	app.Get("/.well-known/jwks.json", s.jwks)
+	app.Get("/s/:site/banner.js", s.bannerScript)
+	app.Get("/s/:site/banner.json", s.bannerEmbed)
 	s.adminRoutes(app)
 	return app
 }

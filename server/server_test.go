@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/consentry/consentry/banner"
 	"github.com/consentry/consentry/collector"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
@@ -97,6 +98,7 @@ type env struct {
 	conn    driver.Conn
 	svc     *collector.Service
 	consent *consent.Service
+	banners *banner.Banners
 	reg     *prometheus.Registry
 	logs    *syncBuffer
 	drained bool
@@ -105,7 +107,7 @@ type env struct {
 func testConfig() Config {
 	return Config{
 		MaxBody: 4096, Limits: collector.DefaultLimits, DecisionLimits: consent.DefaultDecisionLimits, ConsentTimeout: 5 * time.Second,
-		RateLimit: 1000, RateClients: 1000,
+		RateLimit: 1000, RateClients: 1000, BannerMaxAge: 5 * time.Minute,
 	}
 }
 
@@ -180,8 +182,12 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{conn: conn, svc: svc, consent: cs, reg: reg, logs: logs}
-	e.app = New(cfg, Deps{Sites: sites, Collector: svc, Consent: cs, AdminData: cs, Admin: consent.NewAdminTokens(o.keys, "consentry-test", o.now), JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log, Now: o.now})
+	banners, err := banner.New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{conn: conn, svc: svc, consent: cs, banners: banners, reg: reg, logs: logs}
+	e.app = New(cfg, Deps{Sites: sites, Banners: banners, Collector: svc, Consent: cs, AdminData: cs, Admin: consent.NewAdminTokens(o.keys, "consentry-test", o.now), JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log, Now: o.now})
 	t.Cleanup(func() {
 		_ = cs.Ledger.Close(context.Background())
 		if !e.drained {

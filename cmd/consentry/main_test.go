@@ -328,8 +328,8 @@ func TestServeRefusesChangedCategoriesUnderTheSamePolicyVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := filepath.Join(t.TempDir(), "sites.yaml")
-	swapped := strings.Replace(string(example), "      - {id: analytics, technologies: [beacon, cookie]}\n      - {id: marketing, technologies: [cookie, pixel]}",
-		"      - {id: marketing, technologies: [cookie, pixel]}\n      - {id: analytics, technologies: [beacon, cookie]}", 1)
+	swapped := strings.Replace(string(example), "      - {id: necessary, required: true}\n      - {id: preferences,", "      - {id: preferences,", 1)
+	swapped = strings.Replace(swapped, "cookies: [shop_lang]}\n", "cookies: [shop_lang]}\n      - {id: necessary, required: true}\n", 1)
 	if swapped == string(example) {
 		t.Fatal("the example sites file changed; update this test's edit")
 	}
@@ -350,7 +350,7 @@ func TestServeRefusesChangedCategoriesUnderTheSamePolicyVersion(t *testing.T) {
 		t.Fatalf("first start: exit %d: %s", code, errs)
 	}
 	code, errs := serveWith(changed)
-	if code != 1 || !strings.Contains(errs, `site "shop": policy_version "2026-11-01" was recorded with categories`) || !strings.Contains(errs, "new policy_version") {
+	if code != 1 || !strings.Contains(errs, `site "shop": policy_version "2026-11-24" was recorded with categories`) || !strings.Contains(errs, "new policy_version") {
 		t.Fatalf("start with reordered categories: exit %d: %s", code, errs)
 	}
 }

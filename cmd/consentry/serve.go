@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/consentry/consentry/banner"
 	"github.com/consentry/consentry/collector"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/retention"
@@ -41,8 +42,10 @@ type serveConfig struct {
 	ShutdownTimeout   time.Duration
 	LogLevel          string
 	LogFormat         string
+	BannerMaxAge      time.Duration
 
 	sites          *consent.Sites
+	banners        *banner.Banners
 	keys           *consent.KeySet
 	trustedProxies []netip.Prefix
 }
@@ -88,6 +91,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.SaltRefresh, "salt-refresh", 5*time.Minute, "how often salts are re-read and old ones deleted")
 	fs.DurationVar(&c.RetentionInterval, "retention-interval", 24*time.Hour, "how often expired partitions are dropped")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "time to finish requests and drain the queue on SIGTERM")
+	fs.DurationVar(&c.BannerMaxAge, "banner-max-age", 5*time.Minute, "how long browsers may cache /s/SITE/banner.js without its v parameter (with it: a year)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	if err := parseFlags(fs, args, getenv); err != nil {
@@ -122,7 +126,7 @@ func (c *serveConfig) validate() error {
 		{"flush-interval", c.Writer.FlushInterval}, {"insert-timeout", c.Writer.InsertTimeout}, {"salt-refresh", c.SaltRefresh},
 		{"retention-interval", c.RetentionInterval}, {"shutdown-timeout", c.ShutdownTimeout},
 		{"consent-timeout", c.ConsentTimeout}, {"revocation-refresh", c.Consent.RevocationRefresh}, {"erasure-wait", c.Consent.ErasurePoll},
-		{"stats-interval", c.Consent.StatsInterval},
+		{"stats-interval", c.Consent.StatsInterval}, {"banner-max-age", c.BannerMaxAge},
 	} {
 		v.check(f.d > 0, f.name, "must be a positive duration")
 	}
@@ -148,6 +152,10 @@ func (c *serveConfig) validate() error {
 	v.check(err == nil, "data-dir", "not a writable directory: %v", err)
 	c.sites, err = consent.LoadSites(c.SitesFile)
 	v.check(err == nil, "sites", "%v", err)
+	if c.sites != nil {
+		c.banners, err = banner.New(c.sites)
+		v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
+	}
 	return v.err()
 }
 
@@ -197,7 +205,8 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 		MaxBody: c.MaxBody, Limits: c.Limits, DecisionLimits: c.DecisionLimits, ConsentTimeout: c.ConsentTimeout,
 		RateLimit: c.RateLimit, RateClients: c.RateClients,
 		TrustedProxies: c.trustedProxies, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
-	}, server.Deps{Sites: c.sites, Collector: svc, Consent: ledger, AdminData: ledger,
+		BannerMaxAge: c.BannerMaxAge,
+	}, server.Deps{Sites: c.sites, Banners: c.banners, Collector: svc, Consent: ledger, AdminData: ledger,
 		Admin: consent.NewAdminTokens(c.keys, c.Consent.Issuer, nil), JWKS: jwks, Ready: conn.Ping, Registry: reg, Log: log})
 
 	ln, err := net.Listen("tcp", c.Listen)

@@ -1,0 +1,398 @@
+// Package banner builds and serves the consent banner: one script per site and language
+// with the site's categories, vendors and texts inlined, minified by esbuild once at
+// start, compressed once per build, with a strong ETag and an SRI hash.
+package banner
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"crypto/sha512"
+	"embed"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/andybalholm/brotli"
+	"github.com/evanw/esbuild/pkg/api"
+	"golang.org/x/text/language"
+
+	"github.com/consentry/consentry/consent"
+)
+
+//go:embed src/banner.js src/banner.css
+var sources embed.FS
+
+//go:embed i18n/*.json
+var translations embed.FS
+
+// Shipped are the languages whose texts come with Consentry; the first is the fallback
+// of last resort for keys a site's default language lacks.
+var Shipped = []string{"en", "zh-CN", "ja", "fr", "es", "de"}
+
+// placeholder is the free identifier in banner.js that a site's config replaces.
+const placeholder = "__CONSENTRY__"
+
+// maxText bounds one banner text from the sites file.
+const maxText = 1000
+
+// Bundle is one built banner: a site in one language.
+type Bundle struct {
+	Site    string
+	Lang    string
+	Version string // hash of the content; the versioned URL's v and the decisions' banner_version
+	Raw     []byte // minified JavaScript
+	Gzip    []byte
+	Brotli  []byte
+	// Integrity is the SRI hash of Raw, for <script integrity>.
+	Integrity string
+}
+
+// ETag is the bundle's strong entity tag for a content coding ("", "gzip" or "br"):
+// each coding is its own representation.
+func (b *Bundle) ETag(coding string) string {
+	if coding == "" {
+		return `"` + b.Version + `"`
+	}
+	return `"` + b.Version + "-" + coding + `"`
+}
+
+// Banners holds every site's banner. Bundles are built on first request, once each.
+type Banners struct {
+	code  string // minified banner.js with the placeholder
+	css   string // minified banner.css
+	texts map[string]map[string]string
+	keys  []string // text keys other than category names and descriptions
+	sites map[string]*siteBanners
+}
+
+type siteBanners struct {
+	site    *consent.Site
+	langs   []string // offered, the default first
+	matcher language.Matcher
+	builds  map[string]*lazyBundle
+}
+
+type lazyBundle struct {
+	once sync.Once
+	b    *Bundle
+	err  error
+}
+
+// New minifies the sources and checks every site's banner texts and languages against
+// the shipped translations, reporting every problem at once.
+func New(sites *consent.Sites) (*Banners, error) {
+	texts, err := shippedTexts()
+	if err != nil {
+		return nil, err
+	}
+	code, css, err := minify()
+	if err != nil {
+		return nil, err
+	}
+	bs := &Banners{code: code, css: css, texts: texts, sites: map[string]*siteBanners{}}
+	for _, k := range Keys() {
+		if !strings.HasPrefix(k, "cat.") {
+			bs.keys = append(bs.keys, k)
+		}
+	}
+	var errs []error
+	for _, s := range sites.All() {
+		sb, err := bs.plan(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		bs.sites[s.ID] = sb
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return bs, nil
+}
+
+func shippedTexts() (map[string]map[string]string, error) {
+	texts := map[string]map[string]string{}
+	for _, lang := range Shipped {
+		data, err := translations.ReadFile("i18n/" + lang + ".json")
+		if err != nil {
+			return nil, fmt.Errorf("banner texts %s: %w", lang, err)
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(data, &m); err != nil {
+			return nil, fmt.Errorf("banner texts %s: %w", lang, err)
+		}
+		texts[lang] = m
+	}
+	return texts, nil
+}
+
+// Keys are the banner's text keys, those of the English texts; category names and
+// descriptions are keys too (cat.<id>.name, cat.<id>.description).
+func Keys() []string {
+	texts, err := shippedTexts()
+	if err != nil {
+		panic(err) // embedded at build time; TestShippedLanguagesHaveEveryKey guards them
+	}
+	return slices.Sorted(maps.Keys(texts[Shipped[0]]))
+}
+
+func minify() (code, css string, err error) {
+	js, err := sources.ReadFile("src/banner.js")
+	if err != nil {
+		return "", "", err
+	}
+	style, err := sources.ReadFile("src/banner.css")
+	if err != nil {
+		return "", "", err
+	}
+	opts := api.TransformOptions{MinifyWhitespace: true, MinifyIdentifiers: true, MinifySyntax: true, Target: api.ES2020, LegalComments: api.LegalCommentsNone}
+	opts.Loader = api.LoaderJS
+	r := api.Transform(string(js), opts)
+	if len(r.Errors) > 0 {
+		return "", "", fmt.Errorf("minify banner.js: %s", r.Errors[0].Text)
+	}
+	code = strings.TrimSpace(string(r.Code))
+	if strings.Count(code, placeholder) != 1 {
+		return "", "", fmt.Errorf("minify banner.js: %s must appear exactly once", placeholder)
+	}
+	opts.Loader = api.LoaderCSS
+	r = api.Transform(string(style), opts)
+	if len(r.Errors) > 0 {
+		return "", "", fmt.Errorf("minify banner.css: %s", r.Errors[0].Text)
+	}
+	return code, strings.TrimSpace(string(r.Code)), nil
+}
+
+// plan checks a site's languages and texts and prepares its (unbuilt) bundles.
+func (bs *Banners) plan(s *consent.Site) (*siteBanners, error) {
+	b := s.Banner
+	var errs []error
+	fail := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("site %q: banner.%s: %s", s.ID, field, fmt.Sprintf(format, args...)))
+	}
+	langs := []string{b.DefaultLang}
+	offered := b.Languages
+	if len(offered) == 0 {
+		offered = Shipped
+	}
+	for _, l := range offered {
+		if l != b.DefaultLang {
+			langs = append(langs, l)
+		}
+	}
+	for _, l := range langs {
+		if bs.texts[l] == nil && b.Texts[l] == nil {
+			fail("languages", "%q is not shipped (%s) and has no texts in the sites file", l, strings.Join(Shipped, ", "))
+		}
+	}
+	known := map[string]bool{}
+	for _, k := range bs.keys {
+		known[k] = true
+	}
+	for _, c := range s.Categories {
+		known["cat."+c.ID+".name"], known["cat."+c.ID+".description"] = true, true
+	}
+	for _, l := range slices.Sorted(maps.Keys(b.Texts)) {
+		if !slices.Contains(langs, l) {
+			fail("texts."+l, "language is not offered (languages: %s)", strings.Join(langs, ", "))
+		}
+		for _, k := range slices.Sorted(maps.Keys(b.Texts[l])) {
+			v := b.Texts[l][k]
+			switch {
+			case !known[k]:
+				fail("texts."+l+"."+k, "unknown text key (keys: %s, cat.<category>.name, cat.<category>.description)", strings.Join(bs.keys, ", "))
+			case strings.TrimSpace(v) == "" || len(v) > maxText:
+				fail("texts."+l+"."+k, "must be 1 to %d bytes, not blank", maxText)
+			}
+		}
+	}
+	// Every text must resolve in the default language: that is where others fall back.
+	for _, k := range slices.Sorted(maps.Keys(known)) {
+		if bs.text(s, b.DefaultLang, k) == "" {
+			fail("texts."+b.DefaultLang+"."+k, "missing: %q has no shipped text for it", b.DefaultLang)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	tags := make([]language.Tag, len(langs))
+	builds := map[string]*lazyBundle{}
+	for i, l := range langs {
+		tags[i] = language.Make(l)
+		builds[l] = &lazyBundle{}
+	}
+	return &siteBanners{site: s, langs: langs, matcher: language.NewMatcher(tags), builds: builds}, nil
+}
+
+// text resolves a key for a language: the site's own text, the shipped translation, then
+// the same in the site's default language; "" only if none has it.
+func (bs *Banners) text(s *consent.Site, lang, key string) string {
+	for _, l := range []string{lang, s.Banner.DefaultLang} {
+		if v := s.Banner.Texts[l][key]; v != "" {
+			return v
+		}
+		if v := bs.texts[l][key]; v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// Languages returns the languages a site's banner is offered in, the default first;
+// nil for an unknown site.
+func (bs *Banners) Languages(site string) []string {
+	if sb := bs.sites[site]; sb != nil {
+		return sb.langs
+	}
+	return nil
+}
+
+// Choose picks a site's bundle: the language asked for (the lang query parameter), else
+// the best match of Accept-Language, else the site's default. ok is false for an
+// unknown site.
+func (bs *Banners) Choose(site, lang, acceptLanguage string) (b *Bundle, ok bool, err error) {
+	sb := bs.sites[site]
+	if sb == nil {
+		return nil, false, nil
+	}
+	var want []language.Tag
+	if lang != "" {
+		if t, err := language.Parse(lang); err == nil {
+			want = []language.Tag{t}
+		}
+	} else {
+		want, _, _ = language.ParseAcceptLanguage(acceptLanguage)
+	}
+	chosen := sb.langs[0]
+	if len(want) > 0 {
+		if _, i, conf := sb.matcher.Match(want...); conf != language.No {
+			chosen = sb.langs[i]
+		}
+	}
+	b, err = bs.Bundle(site, chosen)
+	return b, true, err
+}
+
+// Bundle returns the site's banner in one of its offered languages, building it on
+// first use; nil if the site or language is not offered.
+func (bs *Banners) Bundle(site, lang string) (*Bundle, error) {
+	sb := bs.sites[site]
+	if sb == nil || sb.builds[lang] == nil {
+		return nil, nil
+	}
+	lb := sb.builds[lang]
+	lb.once.Do(func() { lb.b, lb.err = bs.build(sb.site, lang) })
+	return lb.b, lb.err
+}
+
+// config is what the script knows of its site, with short keys: it travels in every
+// first visit.
+type config struct {
+	Site    string              `json:"s"`
+	Version string              `json:"v"`
+	Policy  string              `json:"p"`
+	Lang    string              `json:"l"`
+	Exempt  bool                `json:"x"`
+	Beacon  string              `json:"b"` // the category that beacons need
+	URL     string              `json:"u"` // privacy policy
+	Cookie  string              `json:"k"`
+	Domain  string              `json:"o"`
+	Reload  bool                `json:"r"`
+	GCM     map[string][]string `json:"g,omitempty"`
+	Texts   map[string]string   `json:"t"`
+	Cats    []category          `json:"c"`
+	CSS     string              `json:"css"`
+}
+
+type category struct {
+	ID          string   `json:"i"`
+	Required    bool     `json:"r"`
+	Name        string   `json:"n"`
+	Description string   `json:"d"`
+	Cookies     []string `json:"k"` // the category's and its vendors', deleted on withdrawal
+	Vendors     []vendor `json:"v"`
+}
+
+type vendor struct {
+	Name    string   `json:"n"`
+	Purpose string   `json:"p"`
+	Cookies []string `json:"k"`
+	URL     string   `json:"u"`
+}
+
+func (bs *Banners) build(s *consent.Site, lang string) (*Bundle, error) {
+	c := config{
+		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, Exempt: s.AnalyticsMode == consent.ModeExempt,
+		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
+		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw, Texts: map[string]string{}, CSS: bs.css,
+	}
+	for _, k := range bs.keys {
+		c.Texts[k] = bs.text(s, lang, k)
+	}
+	if s.Banner.GoogleConsentMode != nil {
+		c.GCM = map[string][]string{}
+		for _, t := range consent.GoogleConsentTypes {
+			c.GCM[t] = append([]string{}, s.Banner.GoogleConsentMode[t]...)
+		}
+	}
+	for _, cat := range s.Categories {
+		cc := category{ID: cat.ID, Required: cat.Required, Name: bs.text(s, lang, "cat."+cat.ID+".name"),
+			Description: bs.text(s, lang, "cat."+cat.ID+".description"), Cookies: append([]string{}, cat.Cookies...), Vendors: []vendor{}}
+		for _, v := range cat.Vendors {
+			cc.Vendors = append(cc.Vendors, vendor{Name: v.Name, Purpose: v.Purpose, Cookies: append([]string{}, v.Cookies...), URL: v.PolicyURL})
+			cc.Cookies = append(cc.Cookies, v.Cookies...)
+		}
+		c.Cats = append(c.Cats, cc)
+	}
+	// The version hashes everything but itself: code, styles and config.
+	unversioned, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
+	}
+	sum := sha256.Sum256(append([]byte(bs.code), unversioned...))
+	c.Version = hex.EncodeToString(sum[:8])
+	cfg, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
+	}
+	raw := []byte(strings.Replace(bs.code, placeholder, string(cfg), 1) + "\n")
+	b := &Bundle{Site: s.ID, Lang: lang, Version: c.Version, Raw: raw}
+	sri := sha512.Sum384(raw)
+	b.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(sri[:])
+	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (writeCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {
+		return nil, fmt.Errorf("banner %s/%s: gzip: %w", s.ID, lang, err)
+	}
+	if b.Brotli, err = compress(raw, func(w *bytes.Buffer) (writeCloser, error) {
+		return brotli.NewWriterLevel(w, brotli.BestCompression), nil
+	}); err != nil {
+		return nil, fmt.Errorf("banner %s/%s: brotli: %w", s.ID, lang, err)
+	}
+	return b, nil
+}
+
+type writeCloser interface {
+	Write([]byte) (int, error)
+	Close() error
+}
+
+func compress(raw []byte, newWriter func(*bytes.Buffer) (writeCloser, error)) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := newWriter(&buf)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(raw); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

@@ -1,0 +1,240 @@
+package banner
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/andybalholm/brotli"
+
+	"github.com/consentry/consentry/consent"
+)
+
+func exampleBanners(t *testing.T) *Banners {
+	t.Helper()
+	sites, err := consent.LoadSites("../sites.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bs
+}
+
+func TestShippedLanguagesHaveEveryKey(t *testing.T) {
+	texts, err := shippedTexts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(maps.Keys(texts["en"]))
+	for _, lang := range Shipped {
+		got := slices.Sorted(maps.Keys(texts[lang]))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: keys %v, want %v", lang, got, want)
+		}
+		for k, v := range texts[lang] {
+			if strings.TrimSpace(v) == "" {
+				t.Errorf("%s: %s is blank", lang, k)
+			}
+			if lang != "en" && v == texts["en"][k] && !slices.Contains([]string{"cookies", "cat.marketing.name"}, k) {
+				t.Errorf("%s: %s is the English text, not a translation", lang, k)
+			}
+		}
+	}
+}
+
+// configOf extracts the inlined site config from a built script.
+func configOf(t *testing.T, b *Bundle) config {
+	t.Helper()
+	s := string(b.Raw)
+	i := strings.Index(s, `({"s":`)
+	j := strings.LastIndex(s, "})")
+	if i < 0 || j < i {
+		t.Fatalf("no inlined config in %.200s", s)
+	}
+	var c config
+	if err := json.Unmarshal([]byte(s[i+1:j+1]), &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
+	bs := exampleBanners(t)
+	b, err := bs.Bundle("shop", "fr")
+	if err != nil || b == nil {
+		t.Fatalf("bundle: %v %v", b, err)
+	}
+	if again, _ := bs.Bundle("shop", "fr"); again != b {
+		t.Error("a bundle must be built once and reused")
+	}
+	c := configOf(t, b)
+	if c.Site != "shop" || c.Lang != "fr" || c.Policy != "2026-11-24" || !c.Exempt || c.Beacon != "analytics" || c.Cookie != "consentry" || c.Version != b.Version {
+		t.Errorf("config: %+v", c)
+	}
+	if c.Texts["title"] != "Les cookies de la boutique" || c.Texts["reject"] != "Tout refuser" {
+		t.Errorf("French texts with the site's override: %v", c.Texts)
+	}
+	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads", "_gcl_*", "_fbp"}) {
+		t.Errorf("categories: %+v", c.Cats)
+	}
+	if len(c.GCM) != 7 || !slices.Equal(c.GCM["ad_user_data"], []string{"marketing"}) {
+		t.Errorf("consent mode map: %v", c.GCM)
+	}
+	if strings.Contains(string(b.Raw), placeholder) || strings.Contains(string(b.Raw), "\n  ") {
+		t.Error("the placeholder must be replaced and the code minified")
+	}
+	for name, packed := range map[string][]byte{"gzip": b.Gzip, "br": b.Brotli} {
+		var r io.Reader
+		if name == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(packed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r = zr
+		} else {
+			r = brotli.NewReader(bytes.NewReader(packed))
+		}
+		got, err := io.ReadAll(r)
+		if err != nil || !bytes.Equal(got, b.Raw) {
+			t.Errorf("%s does not unpack to the script: %v", name, err)
+		}
+	}
+	sum := sha512.Sum384(b.Raw)
+	if b.Integrity != "sha384-"+base64.StdEncoding.EncodeToString(sum[:]) {
+		t.Error("integrity is not the SRI hash of the script")
+	}
+	if b.ETag("") == b.ETag("br") || !strings.HasPrefix(b.ETag("gzip"), `"`+b.Version) {
+		t.Error("each content coding needs its own strong ETag")
+	}
+	// The same inputs give the same version on another replica; another language differs.
+	if other, _ := exampleBanners(t).Bundle("shop", "fr"); other.Version != b.Version || !bytes.Equal(other.Raw, b.Raw) {
+		t.Error("a rebuild of the same config must be byte-identical")
+	}
+	if en, _ := bs.Bundle("shop", "en"); en.Version == b.Version {
+		t.Error("each language has its own version")
+	}
+	t.Logf("shop/fr: %d bytes, gzip %d, brotli %d", len(b.Raw), len(b.Gzip), len(b.Brotli))
+}
+
+func TestChooseLanguage(t *testing.T) {
+	bs := exampleBanners(t)
+	tests := []struct {
+		lang, accept, want string
+	}{
+		{"", "", "en"},
+		{"", "fr-CA,fr;q=0.9,en;q=0.5", "fr"},
+		{"", "de-AT", "de"},
+		{"", "zh-Hans-CN,zh;q=0.9", "zh-CN"},
+		{"", "ja-JP", "ja"},
+		{"", "nl-NL,nl;q=0.9", "en"},
+		{"es", "fr", "es"},     // the page's own language wins over the browser's
+		{"es-MX", "", "es"},    // a regional variant gets its language
+		{"klingon!", "", "en"}, // an unparsable tag gets the default
+		{"nl", "fr", "en"},     // asked explicitly for an unoffered one: the default
+	}
+	for _, tc := range tests {
+		b, ok, err := bs.Choose("shop", tc.lang, tc.accept)
+		if err != nil || !ok || b.Lang != tc.want {
+			t.Errorf("lang %q, Accept-Language %q: got %v %v %v, want %s", tc.lang, tc.accept, b, ok, err, tc.want)
+		}
+	}
+	if b, ok, _ := bs.Choose("nosuch", "", ""); ok || b != nil {
+		t.Error("unknown site must not be found")
+	}
+	blog, _, _ := bs.Choose("blog", "", "")
+	if got := bs.Languages("blog"); len(got) != len(Shipped) || got[0] != "en" || blog.Lang != "en" {
+		t.Errorf("blog offers every shipped language, default first: %v", got)
+	}
+}
+
+const customSite = `
+sites:
+  - id: club
+    origins: ["https://club.example"]
+    policy_version: v1
+    banner:
+      default_lang: nl
+      languages: [nl, en, fr]
+      texts:
+        nl: {title: Jouw keuze, text: Wij vragen toestemming., policy: Privacy, accept: Alles accepteren, reject: Alles weigeren,
+             customize: Aanpassen, settings_title: Instellingen, settings_text: Kies., save: Opslaan, withdraw: Intrekken, close: Sluiten,
+             always_on: altijd aan, vendors: Partijen, cookies: Cookies, signal: Uw signaal wordt gerespecteerd., settings: Instellingen,
+             dismiss: Verbergen, error: Mislukt., cat.necessary.name: Noodzakelijk, cat.necessary.description: Nodig.,
+             cat.stats.name: Statistieken, cat.stats.description: Telt bezoeken.}
+        fr: {cat.stats.name: Statistiques}
+    categories:
+      - {id: necessary, required: true}
+      - {id: stats, technologies: [beacon]}
+`
+
+// A language without a translation of some text falls back to the site's default
+// language, never to a blank.
+func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
+	sites, err := consent.ParseSites("s.yaml", []byte(customSite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, _ := bs.Bundle("club", "fr")
+	c := configOf(t, fr)
+	if c.Cats[1].Name != "Statistiques" || c.Cats[1].Description != "Telt bezoeken." || c.Texts["accept"] != "Tout accepter" {
+		t.Errorf("fr: %+v %v", c.Cats, c.Texts["accept"])
+	}
+	for k, v := range c.Texts {
+		if v == "" {
+			t.Errorf("fr: %s is blank", k)
+		}
+	}
+	if b, _, _ := bs.Choose("club", "", "de"); b.Lang != "nl" {
+		t.Errorf("an unoffered language gets the site default, got %s", b.Lang)
+	}
+}
+
+func TestBannerTextsValidatedWithEveryError(t *testing.T) {
+	sites, err := consent.ParseSites("s.yaml", []byte(`
+sites:
+  - id: a
+    origins: ["https://a.example"]
+    policy_version: v1
+    banner:
+      languages: [en, nl, fr]
+      texts:
+        en: {titel: Hello, accept: "  "}
+        de: {title: Hallo}
+    categories:
+      - {id: necessary, required: true}
+      - {id: social}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = New(sites)
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{
+		`site "a": banner.languages: "nl" is not shipped`,
+		`site "a": banner.texts.en.titel: unknown text key`,
+		`site "a": banner.texts.en.accept: must be 1 to 1000 bytes, not blank`,
+		`site "a": banner.texts.de: language is not offered`,
+		`site "a": banner.texts.en.cat.social.name: missing`,
+		`site "a": banner.texts.en.cat.social.description: missing`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}

@@ -1,0 +1,300 @@
+// Consentry's consent banner. banner/build.go minifies this file with esbuild once when
+// the service starts and replaces __CONSENTRY__ with one site's config in one language
+// (short keys, see build.go), so a page loads this one script and nothing else.
+((C) => {
+  const w = window;
+  const d = document;
+  const nav = navigator;
+  const me = d.currentScript;
+  const ds = me.dataset;
+  const api = new URL(me.src).origin;
+  const T = C.t;
+  const cats = C.c;
+  const nonce = ds.nonce || me.nonce;
+  const dataLayer = (w.dataLayer = w.dataLayer || []);
+  // gtag.js reads arguments objects, not arrays.
+  function gtag() {
+    dataLayer.push(arguments);
+  }
+  const granted = (id) => {
+    const i = cats.findIndex((c) => c.i == id);
+    return i >= 0 && !!(cats[i].r || (R && (R.g >> i) & 1));
+  };
+  // Consent Mode: every type maps to categories that must all be granted.
+  const consentTypes = (initial) => {
+    const o = {};
+    for (const t in C.g) o[t] = !initial && C.g[t].length && C.g[t].every(granted) ? "granted" : "denied";
+    return o;
+  };
+  // Defaults go first, before any tag can run (the README embeds us first, without async);
+  // a language reload of this script has already set them.
+  if (C.g && !ds.cstLang) gtag("consent", "default", { ...consentTypes(1), wait_for_update: 500 });
+
+  // The page asks for another language than the server picked from Accept-Language:
+  // load that language's build instead, once.
+  const want = (ds.lang || d.documentElement.lang || "").toLowerCase();
+  const have = C.l.toLowerCase();
+  if (want && want != have && want.split("-")[0] != have.split("-")[0] && !/[?&]lang=/.test(me.src)) {
+    const s = d.createElement("script");
+    for (const a of me.attributes) if (a.name != "src" && a.name != "integrity") s.setAttribute(a.name, a.value);
+    s.nonce = me.nonce;
+    s.dataset.cstLang = want;
+    s.src = me.src + (me.src.includes("?") ? "&" : "?") + "lang=" + encodeURIComponent(want);
+    me.after(s);
+    return;
+  }
+
+  const name = C.k;
+  const domain = ds.cookieDomain || C.o;
+  const readCookie = () => {
+    for (const c of d.cookie.split("; ")) if (c.startsWith(name + "=")) return c.slice(name.length + 1);
+  };
+  // The receipt is a JWT; its claims say whether it still holds here. The server checks
+  // its signature on every beacon: this only decides whether to ask again.
+  const decode = (r) => {
+    try {
+      const p = JSON.parse(atob(r.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      if (p.aud == C.s && p.pv == C.p && p.exp * 1e3 > Date.now()) return p;
+    } catch (e) {}
+  };
+  let prev = readCookie(); // sent back with a decision so the consent id is kept
+  let R = prev && decode(prev);
+  const dnt = nav.doNotTrack == "1" || w.doNotTrack == "1";
+  const gpc = nav.globalPrivacyControl === true;
+  const listeners = [];
+
+  const send = (b) => {
+    b.site = C.s;
+    b.url = location.href;
+    if (!C.x && R) b.receipt = prev;
+    const body = JSON.stringify(b);
+    const u = api + "/v1/collect";
+    (nav.sendBeacon && nav.sendBeacon(u, body)) || fetch(u, { method: "POST", body, keepalive: true }).catch(() => {});
+  };
+  const allowed = () => C.x || granted(C.b);
+  let seen;
+  const pageview = () => {
+    const u = location.href.split("#")[0];
+    if (u != seen && allowed()) {
+      send({ type: "pageview", referrer: seen ? "" : d.referrer });
+      seen = u;
+    }
+  };
+
+  // Blocked scripts and iframes run in document order, each script after the one before
+  // it has loaded, and only once their categories are granted.
+  let queue = Promise.resolve();
+  const activate = () => {
+    for (const el of d.querySelectorAll("[data-consent]")) {
+      const isScript = el.tagName == "SCRIPT";
+      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !el.dataset.consent.split(" ").every(granted)) continue;
+      el.cst = 1;
+      queue = queue.then(
+        () =>
+          new Promise((done) => {
+            if (!isScript) {
+              el.src = el.dataset.src;
+              return done();
+            }
+            const s = d.createElement("script");
+            for (const a of el.attributes) if (a.name != "type" && a.name != "data-consent") s.setAttribute(a.name, a.value);
+            if (el.dataset.type) s.type = el.dataset.type;
+            s.nonce = el.nonce;
+            s.text = el.text;
+            if (s.src) {
+              s.async = false;
+              s.onload = s.onerror = done;
+            }
+            el.replaceWith(s);
+            if (!s.src) done();
+          })
+      );
+    }
+  };
+
+  // Deletes the cookies a withdrawn category lists, on the host and each parent domain,
+  // at the root and along the current path.
+  const clean = (c) => {
+    const hosts = location.hostname.split(".");
+    const paths = ["/"];
+    for (const p of location.pathname.split("/").slice(1, -1)) paths.push(paths[paths.length - 1] + p + "/");
+    for (const kv of d.cookie.split("; ")) {
+      const n = kv.split("=")[0];
+      if (n == name || !c.k.some((p) => (p.endsWith("*") ? n.startsWith(p.slice(0, -1)) : n == p))) continue;
+      for (let j = 0; j <= hosts.length; j++)
+        for (const p of paths) d.cookie = n + "=; max-age=0; path=" + p + (j ? "; domain=" + hosts.slice(j - 1).join(".") : "");
+    }
+  };
+
+  const apply = (before) => {
+    if (C.g) gtag("consent", "update", consentTypes());
+    activate();
+    pageview();
+    const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
+    withdrawn.forEach(clean);
+    const state = api_.get();
+    listeners.forEach((f) => f(state));
+    if (withdrawn.length && C.r) location.reload();
+  };
+
+  const esc = (s) => String(s).replace(/[&<>"]/g, (c) => "&#" + c.charCodeAt(0) + ";");
+  const node = (html) => {
+    const t = d.createElement("div");
+    t.innerHTML = html;
+    const n = t.firstChild;
+    n.lang = C.l;
+    n.onclick = act;
+    d.body.append(n);
+    return n;
+  };
+  let styled, box, modal, note, back;
+  const style = () => {
+    if (styled) return;
+    styled = d.createElement("style");
+    styled.nonce = nonce;
+    styled.textContent = C.css;
+    d.head.append(styled);
+  };
+  const button = (a, key, cls) => `<button type="button" data-a="${a}"${cls ? ` class="${cls}"` : ""}>${esc(T[key])}</button>`;
+  const choices = (...b) => '<div class="cst-b">' + b.map((a) => button(a[0], a[1])).join("") + "</div>";
+  const remove = (n) => n && n.remove();
+
+  const showBanner = () => {
+    style();
+    back = d.activeElement;
+    const link = C.u ? ` <a href="${esc(C.u)}">${esc(T.policy)}</a>` : "";
+    box = node(
+      `<div class="cst" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1"><h2 id="cst-t">${esc(T.title)}</h2>` +
+        `<p id="cst-d">${esc(T.text)}${link}</p>${choices(["accept", "accept"], ["reject", "reject"], ["custom", "customize"])}</div>`
+    );
+    box.focus();
+  };
+  const showNote = () => {
+    if (note) return;
+    style();
+    note = node(
+      `<div class="cst-n" role="status"><p>${esc(T.signal)}</p>${button("custom", "settings")}` +
+        `<button type="button" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
+    );
+  };
+  const vendor = (v) =>
+    `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}` +
+    (v.k.length ? ` <small>${esc(T.cookies)}: ${esc(v.k.join(", "))}</small>` : "") +
+    "</li>";
+  const category = (c, i) =>
+    `<div class="cst-c"><label><input type="checkbox" role="switch" data-i="${i}" aria-describedby="cst-c${i}"` +
+    `${granted(c.i) ? " checked" : ""}${c.r ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
+    `<p id="cst-c${i}">${esc(c.d)}</p>` +
+    (c.v.length ? `<details><summary>${esc(T.vendors)} (${c.v.length})</summary><ul>${c.v.map(vendor).join("")}</ul></details>` : "") +
+    "</div>";
+  const open = () => {
+    if (modal) return;
+    style();
+    back = box ? back : d.activeElement;
+    modal = node(
+      `<div class="cst-m"><div class="cst-p" role="dialog" aria-modal="true" aria-labelledby="cst-t2" aria-describedby="cst-d2" tabindex="-1">` +
+        `<h2 id="cst-t2">${esc(T.settings_title)}</h2><p id="cst-d2">${esc(T.settings_text)}</p>${cats.map(category).join("")}` +
+        choices(["accept", "accept"], ["reject", "reject"], ["save", "save"]) +
+        (R ? button("withdraw", "withdraw", "cst-w") : "") +
+        `<button type="button" class="cst-x" data-a="close" aria-label="${esc(T.close)}">×</button></div></div>`
+    );
+    modal.onkeydown = trap;
+    modal.firstChild.focus();
+  };
+  const close = () => {
+    modal = remove(modal);
+    (box || back || d.body).focus();
+  };
+  // Focus stays in the second layer; Escape closes it.
+  const trap = (e) => {
+    if (e.key == "Escape") return close();
+    if (e.key != "Tab") return;
+    const f = [...modal.querySelectorAll("a,button,input:not([disabled]),summary")].filter((x) => x.getClientRects().length);
+    const a = d.activeElement;
+    if (e.shiftKey ? a == f[0] || a == modal.firstChild : a == f[f.length - 1]) {
+      e.preventDefault();
+      f[e.shiftKey ? f.length - 1 : 0].focus();
+    }
+  };
+
+  const decide = async (method, chosen) => {
+    const before = R ? R.g : 0;
+    try {
+      const r = await fetch(api + "/v1/consent", {
+        method: "POST",
+        // The browser's own signals go along: the server records them even when an
+        // extension sets navigator.globalPrivacyControl without the Sec-GPC header.
+        body: JSON.stringify({ site: C.s, method, choices: chosen, lang: C.l, banner_version: C.v, receipt: prev, dnt: dnt || undefined, gpc: gpc || undefined }),
+      });
+      if (!r.ok) throw r;
+      const j = await r.json();
+      const next = decode(j.receipt);
+      if (!next) throw j;
+      prev = j.receipt;
+      R = next;
+      d.cookie = `${name}=${prev}; max-age=${R.exp - Math.floor(Date.now() / 1e3)}; path=/; samesite=lax` + (location.protocol == "https:" ? "; secure" : "") + (domain ? "; domain=" + domain : "");
+      modal = remove(modal);
+      box = remove(box);
+      if (back) back.focus();
+      if (j.signal != "none" && !j.override) showNote();
+      apply(before);
+    } catch (e) {
+      const host = modal ? modal.firstChild : box;
+      if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", `<p class="cst-e" role="alert">${esc(T.error)}</p>`);
+    }
+  };
+
+  function act(e) {
+    const a = (e.target.closest("[data-a]") || {}).dataset;
+    switch (a && a.a) {
+      case "accept":
+        return decide("accept_all");
+      case "reject":
+        return decide("reject_all");
+      case "custom":
+        return open();
+      case "save": {
+        const chosen = {};
+        for (const i of modal.querySelectorAll("input[data-i]")) chosen[cats[i.dataset.i].i] = i.checked;
+        return decide("custom", chosen);
+      }
+      case "withdraw":
+        return decide("withdraw");
+      case "close":
+        return close();
+      case "dismiss":
+        note = remove(note);
+    }
+  }
+
+  const api_ = (w.Consentry = {
+    open,
+    get: () => (R ? Object.fromEntries(cats.map((c) => [c.i, granted(c.i)])) : null),
+    has: granted,
+    on: (event, f) => event == "change" && listeners.push(f),
+    track: (name, props) => allowed() && send({ type: "event", name, props }),
+  });
+
+  const start = () => {
+    for (const m of ["pushState", "replaceState"]) {
+      const f = history[m];
+      history[m] = function () {
+        const r = f.apply(this, arguments);
+        pageview();
+        return r;
+      };
+    }
+    w.addEventListener("popstate", pageview);
+    d.addEventListener("click", (e) => {
+      if (e.target.closest && e.target.closest("[data-consentry-open]")) {
+        e.preventDefault();
+        open();
+      }
+    });
+    if (R) apply(R.g);
+    else if (dnt || gpc) decide("reject_all");
+    else showBanner();
+    pageview();
+  };
+  d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
+})(__CONSENTRY__);

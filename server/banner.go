@@ -1,0 +1,106 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/consentry/consentry/banner"
+)
+
+// Banners is what the banner routes need of banner.Banners.
+type Banners interface {
+	Choose(site, lang, acceptLanguage string) (*banner.Bundle, bool, error)
+	Languages(site string) []string
+	Bundle(site, lang string) (*banner.Bundle, error)
+}
+
+// immutable caches a versioned URL for a year: its content never changes.
+const immutable = "public, max-age=31536000, immutable"
+
+// bannerScript serves a site's banner in the language asked for (lang), else the best
+// match of Accept-Language, else the site's default, precompressed, with a strong ETag.
+// Any page may load it (with SRI, crossorigin="anonymous" needs the CORS header).
+func (s *server) bannerScript(c *fiber.Ctx) error {
+	b, ok, err := s.deps.Banners.Choose(c.Params("site"), c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage))
+	if err != nil {
+		return fmt.Errorf("banner %s: %w", c.Params("site"), err)
+	}
+	if !ok {
+		return reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language")
+	if c.Query("v") == b.Version {
+		c.Set(fiber.HeaderCacheControl, immutable)
+	} else {
+		c.Set(fiber.HeaderCacheControl, fmt.Sprintf("public, max-age=%d", int(s.cfg.BannerMaxAge.Seconds())))
+	}
+	coding, body := "", b.Raw
+	switch {
+	case c.Context().Request.Header.HasAcceptEncoding("br"):
+		coding, body = "br", b.Brotli
+	case c.Context().Request.Header.HasAcceptEncoding("gzip"):
+		coding, body = "gzip", b.Gzip
+	}
+	etag := b.ETag(coding)
+	c.Set(fiber.HeaderETag, etag)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && etagMatches(inm, etag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	if coding != "" {
+		c.Set(fiber.HeaderContentEncoding, coding)
+	}
+	c.Set(fiber.HeaderContentType, "text/javascript; charset=utf-8")
+	return c.Send(body)
+}
+
+// etagMatches applies If-None-Match: a list of tags, or *.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// embedInfo is what a site owner pastes: per language, the versioned script URL and its
+// SRI hash.
+type embedInfo struct {
+	Site      string        `json:"site"`
+	Default   string        `json:"default_lang"`
+	Languages []embedScript `json:"languages"`
+}
+
+type embedScript struct {
+	Lang      string `json:"lang"`
+	Src       string `json:"src"`
+	Integrity string `json:"integrity"`
+}
+
+// bannerEmbed publishes each language's versioned URL and SRI hash (public: the hashes
+// of a public script).
+func (s *server) bannerEmbed(c *fiber.Ctx) error {
+	site := c.Params("site")
+	langs := s.deps.Banners.Languages(site)
+	if langs == nil {
+		return reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
+	}
+	info := embedInfo{Site: site, Default: langs[0]}
+	for _, l := range langs {
+		b, err := s.deps.Banners.Bundle(site, l)
+		if err != nil {
+			return fmt.Errorf("banner %s/%s: %w", site, l, err)
+		}
+		src := fmt.Sprintf("%s/s/%s/banner.js?lang=%s&v=%s", c.BaseURL(), url.PathEscape(site), url.QueryEscape(l), b.Version)
+		info.Languages = append(info.Languages, embedScript{Lang: l, Src: src, Integrity: b.Integrity})
+	}
+	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	c.Set(fiber.HeaderCacheControl, fmt.Sprintf("public, max-age=%d", int(s.cfg.BannerMaxAge.Seconds())))
+	return c.JSON(info)
+}

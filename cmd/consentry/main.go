@@ -5,6 +5,7 @@
 //	consentry keys generate --out keys.json
 //	consentry keys rotate --keys keys.json
 //	consentry token --keys keys.json --role analyst --ttl 1h
+//	consentry demo --listen 127.0.0.1:8081 --consent http://127.0.0.1:8080 --site shop
 //
 // Every flag can also be set by environment variable: CONSENTRY_ and the flag name in
 // upper snake case (--trusted-proxies is CONSENTRY_TRUSTED_PROXIES).
@@ -34,6 +35,7 @@ commands:
   keys      generate --out FILE: create the key file (receipt and admin keys)
             rotate --keys FILE: add a new receipt signing key
   token     print an admin API token (--keys FILE --role admin|analyst --ttl 1h)
+  demo      serve a demo page embedding a site's banner (--listen 127.0.0.1:8081 --site shop)
 
 Run "consentry <command> -h" for its flags. Every flag can also be set by environment
 variable: CONSENTRY_ and the flag name in upper snake case.
@@ -61,6 +63,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = keysCmd(args[1:], getenv, stdout, stderr)
 	case "token":
 		err = tokenCmd(args[1:], getenv, stdout, stderr)
+	case "demo":
+		err = demoCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -1,0 +1,70 @@
+// Package demo serves a page of an example site that embeds the consent banner, with a
+// blocked analytics script, a blocked inline script, a blocked marketing iframe and a
+// "cookie settings" button, under a strict Content-Security-Policy. `make run` serves it
+// on http://localhost:8081; the browser tests drive the same page.
+package demo
+
+import (
+	"crypto/rand"
+	"embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"sync/atomic"
+
+	"golang.org/x/text/language"
+)
+
+//go:embed page.html
+var pageHTML string
+
+//go:embed static
+var static embed.FS
+
+var page = template.Must(template.New("page").Parse(pageHTML))
+
+// Handler serves the demo page for one site at every path but /static/.
+type Handler struct {
+	site    string
+	consent atomic.Value // string: base URL of the Consentry service
+	mux     *http.ServeMux
+}
+
+// New returns the demo for site, loading the banner from the Consentry service at
+// consentURL (scheme://host[:port]).
+func New(site, consentURL string) *Handler {
+	h := &Handler{site: site, mux: http.NewServeMux()}
+	h.consent.Store(consentURL)
+	files, _ := fs.Sub(static, "static")
+	h.mux.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.FS(files))))
+	h.mux.HandleFunc("/", h.page)
+	return h
+}
+
+// SetConsentURL points the page at another Consentry service (tests restart it).
+func (h *Handler) SetConsentURL(u string) { h.consent.Store(u) }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	nonce := base64.StdEncoding.EncodeToString(b[:])
+	consent := h.consent.Load().(string)
+	lang := "en"
+	if t, err := language.Parse(r.URL.Query().Get("lang")); err == nil {
+		lang = t.String()
+	}
+	// What the README documents for sites: the banner's host in script-src and
+	// connect-src, and a nonce for the banner's style element; no 'unsafe-inline'.
+	w.Header().Set("Content-Security-Policy", fmt.Sprintf(
+		"default-src 'self'; script-src 'self' %s 'nonce-%s'; style-src 'self' 'nonce-%s'; connect-src 'self' %s; img-src 'self'; frame-src 'self'",
+		consent, nonce, nonce, consent))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if err := page.Execute(w, map[string]string{"Site": h.site, "Consent": consent, "Nonce": nonce, "Lang": lang}); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+}

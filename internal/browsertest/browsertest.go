@@ -1,0 +1,154 @@
+// Package browsertest starts a real headless Chromium for tests, with privacy signals set
+// the way a browser sets them, and small helpers around chromedp.
+package browsertest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// UserAgent is a desktop Chrome's: Chromium's own headless user agent is dropped as a bot
+// by the collector, and the tests must see what a visitor's browser gets.
+const UserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+
+// Options set up one browser.
+type Options struct {
+	// DNT turns on Chromium's own "Send a Do Not Track request" setting: the DNT header and
+	// navigator.doNotTrack, as a visitor's browser sends them.
+	DNT bool
+	// GPC makes the browser behave like one with Global Privacy Control (Firefox, Brave):
+	// the Sec-GPC header on every request and navigator.globalPrivacyControl, which
+	// Chromium lacks natively.
+	GPC bool
+	// Dark asks for prefers-color-scheme: dark.
+	Dark bool
+}
+
+// Path is the Chromium binary: $CONSENTRY_CHROMIUM, else chromium on PATH.
+func Path() string {
+	if p := os.Getenv("CONSENTRY_CHROMIUM"); p != "" {
+		return p
+	}
+	p, _ := exec.LookPath("chromium")
+	return p
+}
+
+// Required skips the test when Chromium is missing, unless CONSENTRY_TEST_BROWSER=1
+// (CI) makes that a failure.
+func Required(t testing.TB) {
+	t.Helper()
+	if Path() != "" {
+		return
+	}
+	if os.Getenv("CONSENTRY_TEST_BROWSER") == "1" {
+		t.Fatal("CONSENTRY_TEST_BROWSER=1 but no chromium: apt-get install chromium")
+	}
+	t.Skip("browser test needs chromium (apt-get install chromium); CI sets CONSENTRY_TEST_BROWSER=1 so it cannot skip")
+}
+
+// New starts a fresh headless Chromium with an empty profile; it stops when the test ends.
+func New(t testing.TB, o Options) context.Context {
+	t.Helper()
+	Required(t)
+	dir := t.TempDir()
+	if o.DNT {
+		prefs, _ := json.Marshal(map[string]any{"enable_do_not_track": true})
+		if err := os.MkdirAll(filepath.Join(dir, "Default"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "Default", "Preferences"), prefs, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(Path()), chromedp.NoSandbox, chromedp.UserDataDir(dir), chromedp.UserAgent(UserAgent),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1280, 800),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate("about:blank")}
+	if o.GPC {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+			if _, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Sec-GPC": "1"}}); err != nil {
+				return err
+			}
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+				Source: `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})`})
+			return err
+		}))
+	}
+	if o.Dark {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			return err
+		}))
+	}
+	// The first run starts the browser: no deadline on it, or the deadline would end it.
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// Do runs actions with a deadline, failing the test on error.
+func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Eval evaluates a JavaScript expression, awaiting a promise, and decodes its value.
+func Eval[T any](t testing.TB, ctx context.Context, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("eval %s: %v", js, err)
+	}
+	return v
+}
+
+// WaitFor polls a JavaScript expression until it is truthy.
+func WaitFor(t testing.TB, ctx context.Context, what, js string) {
+	t.Helper()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
+	if err != nil {
+		t.Fatalf("waiting for %s (%s): %v", what, js, err)
+	}
+}
+
+// Screenshot saves a PNG of the viewport to path.
+func Screenshot(t testing.TB, ctx context.Context, path string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

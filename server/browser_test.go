@@ -1,0 +1,339 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/consentry/consentry/banner/demo"
+	"github.com/consentry/consentry/internal/browsertest"
+	"github.com/consentry/consentry/internal/chtest"
+)
+
+// The banner in a real headless Chromium, on the demo page (served under a strict CSP),
+// against the real Fiber app and ClickHouse.
+
+const browserSites = `
+sites:
+  - id: demo
+    origins: ["PAGE_ORIGIN"]
+    policy_version: "POLICY"
+    analytics_mode: consent
+    banner:
+      policy_url: https://demo.example/privacy
+      google_consent_mode:
+        security_storage: [necessary]
+        functionality_storage: [preferences]
+        personalization_storage: [preferences]
+        analytics_storage: [analytics]
+        ad_storage: [marketing]
+        ad_user_data: [marketing]
+        ad_personalization: [marketing]
+    categories:
+      - {id: necessary, required: true}
+      - {id: preferences, technologies: [storage]}
+      - id: analytics
+        technologies: [beacon, cookie]
+        cookies: [_demo_analytics]
+        vendors:
+          - {name: Matomo, purpose: Visit statistics, cookies: ["_pk_id*"], policy_url: "https://matomo.org/privacy-policy/"}
+      - id: marketing
+        technologies: [cookie, pixel]
+        cookies: [_demo_ads]
+        vendors:
+          - {name: Google Ads, purpose: Conversion measurement, cookies: ["_gcl_*"], policy_url: "https://policies.google.com/privacy"}
+          - {name: Meta Pixel, purpose: Ad audiences, cookies: [_fbp], policy_url: "https://www.facebook.com/privacy/policy/"}
+`
+
+type browserEnv struct {
+	*env
+	page string // the demo page's origin
+	demo *demo.Handler
+}
+
+// newBrowserEnv serves the demo page of site "demo" and the service it embeds.
+func newBrowserEnv(t *testing.T) *browserEnv {
+	t.Helper()
+	browsertest.Required(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := "http://" + ln.Addr().String()
+	_, conn := chtest.Open(t, true)
+	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSitesFor(page, "p1")})
+	d := demo.New("demo", e.listen(t))
+	srv := &http.Server{Handler: d}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &browserEnv{env: e, page: page, demo: d}
+}
+
+func browserSitesFor(page, policy string) string {
+	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy).Replace(browserSites)
+}
+
+// open loads the demo page and waits for the banner script to have started.
+func (b *browserEnv) open(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	browsertest.Do(t, ctx, chromedp.Navigate(b.page+path))
+	browsertest.WaitFor(t, ctx, "the banner script", `window.Consentry && document.readyState == "complete"`)
+}
+
+// decisions lists the site's ledger rows in order: "method signal granted".
+func (b *browserEnv) decisions(t *testing.T) []string {
+	t.Helper()
+	rows, err := b.conn.Query(context.Background(), `SELECT toString(method), toString(signal), arrayStringConcat(granted, ',') FROM consents FINAL WHERE site = 'demo' ORDER BY decided_ms`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var m, s, g string
+		if err := rows.Scan(&m, &s, &g); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m+" "+s+" "+g)
+	}
+	return out
+}
+
+// pageviews drains the event queue and lists the stored pageview paths.
+func (b *browserEnv) pageviews(t *testing.T) []string {
+	t.Helper()
+	b.drain(t)
+	rows, err := b.conn.Query(context.Background(), `SELECT path FROM events WHERE site = 'demo' AND type = 'pageview' ORDER BY ts, path`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T { return browsertest.Eval[T](t, ctx, js) }
+
+// pageState is what the page can see of the banner's effects.
+type pageState struct {
+	Banner     bool     `json:"banner"`
+	Note       bool     `json:"note"`
+	Cookies    string   `json:"cookies"`
+	Storage    int      `json:"storage"`
+	Ran        []string `json:"ran"`
+	Iframe     string   `json:"iframe"`
+	CSP        []string `json:"csp"`
+	DataLayer  []string `json:"dataLayer"`
+	Blocked    int      `json:"blocked"` // scripts still type=text/plain
+	ConsentAPI any      `json:"consent"`
+}
+
+func state(t *testing.T, ctx context.Context) pageState {
+	t.Helper()
+	return eval[pageState](t, ctx, `({
+		banner: !!document.querySelector(".cst"), note: !!document.querySelector(".cst-n"),
+		cookies: document.cookie, storage: localStorage.length + sessionStorage.length,
+		ran: window.demoRan, iframe: document.querySelector("iframe[data-consent]").getAttribute("src") || "",
+		csp: window.cspViolations, dataLayer: (window.dataLayer || []).map(a => JSON.stringify(Array.from(a))),
+		blocked: document.querySelectorAll('script[type="text/plain"]').length, consent: Consentry.get()})`)
+}
+
+func click(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	browsertest.Do(t, ctx, chromedp.Click(sel, chromedp.NodeVisible))
+}
+
+func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	s := state(t, ctx)
+	if !s.Banner || s.Cookies != "" || s.Storage != 0 || len(s.Ran) != 0 || s.Iframe != "" || s.Blocked != 3 || s.ConsentAPI != nil {
+		t.Fatalf("first visit: %+v", s)
+	}
+	if len(b.decisions(t)) != 0 {
+		t.Fatal("nothing is recorded before the visitor chooses")
+	}
+	if len(s.DataLayer) != 1 || !strings.Contains(s.DataLayer[0], `"default"`) || strings.Contains(s.DataLayer[0], "granted") || strings.Count(s.DataLayer[0], "denied") != 7 {
+		t.Errorf("Consent Mode default must deny all seven types first: %v", s.DataLayer)
+	}
+
+	click(t, ctx, `.cst button[data-a="reject"]`)
+	browsertest.WaitFor(t, ctx, "the receipt cookie", `document.cookie.includes("consentry=")`)
+	s = state(t, ctx)
+	if s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Blocked != 3 || len(s.CSP) != 0 {
+		t.Fatalf("after reject all: %+v", s)
+	}
+	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all none necessary" {
+		t.Fatalf("ledger: %v", got)
+	}
+	if last := s.DataLayer[len(s.DataLayer)-1]; !strings.Contains(last, `"update"`) || !strings.Contains(last, `"security_storage":"granted"`) || strings.Count(last, "granted") != 1 {
+		t.Errorf("Consent Mode update after reject all: %s", last)
+	}
+	// The choice holds on the next page: no banner, still blocked.
+	b.open(t, ctx, "/next")
+	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" {
+		t.Fatalf("next page after reject all: %+v", s)
+	}
+	if pv := b.pageviews(t); len(pv) != 0 {
+		t.Errorf("no analytics event may be stored after reject all: %v", pv)
+	}
+}
+
+func TestBrowserAcceptAllRunsBlockedContentInOrder(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/shop?utm_source=news")
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	s := state(t, ctx)
+	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" || s.Blocked != 0 || len(s.CSP) != 0 {
+		t.Fatalf("after accept all: %+v", s)
+	}
+	if last := s.DataLayer[len(s.DataLayer)-1]; strings.Count(last, "granted") != 7 {
+		t.Errorf("Consent Mode update after accept all: %s", last)
+	}
+	// A single-page app navigation counts as a pageview too; a fragment change does not.
+	click(t, ctx, "#spa")
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`location.hash = "top"`))
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`Consentry.track("signup", {plan: "pro"})`))
+	if got := b.decisions(t); len(got) != 1 || got[0] != "accept_all none necessary,preferences,analytics,marketing" {
+		t.Fatalf("ledger: %v", got)
+	}
+	browsertest.WaitFor(t, ctx, "the beacons to leave", `performance.getEntriesByType("resource").filter(r => r.name.includes("/v1/collect")).length >= 3`)
+	if pv := b.pageviews(t); strings.Join(pv, " ") != "/shop /spa-page" {
+		t.Errorf("pageviews: %v", pv)
+	}
+	if n := b.countEvents(t, "event"); n != 1 {
+		t.Errorf("tracked events: %d", n)
+	}
+}
+
+func (b *browserEnv) countEvents(t *testing.T, typ string) int {
+	t.Helper()
+	var n uint64
+	if err := b.conn.QueryRow(context.Background(), `SELECT count() FROM events WHERE site = 'demo' AND type = ?`, typ).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+func TestBrowserCustomizeThenWithdraw(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	click(t, ctx, `.cst button[data-a="custom"]`)
+	browsertest.WaitFor(t, ctx, "the second layer", `document.activeElement.matches(".cst-p")`)
+	if n := eval[int](t, ctx, `document.querySelectorAll(".cst-p input[role=switch]").length`); n != 4 {
+		t.Fatalf("one toggle per category, got %d", n)
+	}
+	if locked := eval[bool](t, ctx, `(i => i.checked && i.disabled)(document.querySelector(".cst-p input[data-i='0']"))`); !locked {
+		t.Error("the required category is shown on and locked")
+	}
+	vendors := eval[string](t, ctx, `document.querySelector(".cst-p .cst-c:nth-of-type(4) details").textContent`)
+	for _, w := range []string{"Google Ads", "Conversion measurement", "_gcl_*", "Meta Pixel", "_fbp"} {
+		if !strings.Contains(vendors, w) {
+			t.Errorf("marketing vendors lack %q: %s", w, vendors)
+		}
+	}
+	click(t, ctx, `.cst-p input[data-i="2"]`) // analytics only
+	click(t, ctx, `.cst-p button[data-a="save"]`)
+	browsertest.WaitFor(t, ctx, "the analytics script", `window.demoRan.includes("analytics.js") && window.demoRan.includes("inline-analytics")`)
+	s := state(t, ctx)
+	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics" || s.Iframe != "" || !strings.Contains(s.Cookies, "_demo_analytics=1") {
+		t.Fatalf("after customize: %+v", s)
+	}
+	if fmt.Sprint(s.ConsentAPI) != "map[analytics:true marketing:false necessary:true preferences:false]" {
+		t.Errorf("Consentry.get(): %v", s.ConsentAPI)
+	}
+	if !eval[bool](t, ctx, `Consentry.has("analytics") && !Consentry.has("marketing") && Consentry.has("necessary")`) {
+		t.Error("Consentry.has disagrees with the choice")
+	}
+
+	// Reopen from the page's "cookie settings" button and withdraw.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.changes = []; Consentry.on("change", s => window.changes.push(s))`))
+	click(t, ctx, "button[data-consentry-open]")
+	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
+	browsertest.WaitFor(t, ctx, "the change event", `window.changes.length == 1`)
+	s = state(t, ctx)
+	if strings.Contains(s.Cookies, "_demo_analytics") || !strings.Contains(s.Cookies, "consentry=") {
+		t.Errorf("withdrawal must delete the category's cookies and keep the receipt: %q", s.Cookies)
+	}
+	if fmt.Sprint(s.ConsentAPI) != "map[analytics:false marketing:false necessary:true preferences:false]" {
+		t.Errorf("Consentry.get() after withdrawal: %v", s.ConsentAPI)
+	}
+	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,analytics; withdraw none necessary" {
+		t.Fatalf("ledger: %v", got)
+	}
+}
+
+// Chromium's own Do Not Track setting and a GPC browser: no nagging banner, a note that
+// the signal is honoured, the decision recorded with the signal, nothing tracked.
+func TestBrowserHonoursDNTAndGPC(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   browsertest.Options
+		signal string
+	}{
+		{"dnt", browsertest.Options{DNT: true}, "dnt"},
+		{"gpc", browsertest.Options{GPC: true}, "gpc"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBrowserEnv(t)
+			ctx := browsertest.New(t, tc.opts)
+			b.open(t, ctx, "/")
+			browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
+			s := state(t, ctx)
+			if s.Banner || !s.Note || len(s.Ran) != 0 || s.Iframe != "" {
+				t.Fatalf("with %s: %+v", tc.name, s)
+			}
+			if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all "+tc.signal+" necessary" {
+				t.Fatalf("ledger: %v", got)
+			}
+			// Accepting anyway on a strict site changes nothing but the record.
+			click(t, ctx, `.cst-n button[data-a="custom"]`)
+			click(t, ctx, `.cst-p button[data-a="accept"]`)
+			browsertest.WaitFor(t, ctx, "the second decision", `!document.querySelector(".cst-p")`)
+			b.open(t, ctx, "/again")
+			if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || len(s.CSP) != 0 {
+				t.Fatalf("next page: %+v", s)
+			}
+			if got := b.decisions(t); len(got) != 2 || got[1] != "accept_all "+tc.signal+" necessary" {
+				t.Fatalf("ledger: %v", got)
+			}
+			if pv := b.pageviews(t); len(pv) != 0 {
+				t.Errorf("nothing may be tracked: %v", pv)
+			}
+		})
+	}
+}
+
+func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	b.open(t, ctx, "/")
+	if s := state(t, ctx); s.Banner {
+		t.Fatal("the banner must not come back under the same policy")
+	}
+	bumped := newEnvWith(t, b.conn, testConfig(), envOptions{sites: browserSitesFor(b.page, "p2")})
+	b.demo.SetConsentURL(bumped.listen(t))
+	b.open(t, ctx, "/")
+	if s := state(t, ctx); !s.Banner || len(s.Ran) != 0 || s.ConsentAPI != nil {
+		t.Fatalf("after a policy version bump the banner reappears and nothing runs: %+v", s)
+	}
+}

@@ -124,7 +124,9 @@ func (b *browserEnv) pageviews(t *testing.T) []string {
 	return out
 }
 
-func eval[T any](t *testing.T, ctx context.Context, js string) T { return browsertest.Eval[T](t, ctx, js) }
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	return browsertest.Eval[T](t, ctx, js)
+}
 
 // pageState is what the page can see of the banner's effects.
 type pageState struct {

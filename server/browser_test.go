@@ -2,13 +2,20 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/consentry/consentry/banner"
 
 	"github.com/consentry/consentry/banner/demo"
 	"github.com/consentry/consentry/internal/browsertest"
@@ -337,5 +344,179 @@ func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
 	b.open(t, ctx, "/")
 	if s := state(t, ctx); !s.Banner || len(s.Ran) != 0 || s.ConsentAPI != nil {
 		t.Fatalf("after a policy version bump the banner reappears and nothing runs: %+v", s)
+	}
+}
+
+// focused describes the focused element: its data-a action, its toggle index, or its tag.
+const focused = `(e => e.dataset.a || (e.dataset.i ? "toggle" + e.dataset.i : e.className || e.tagName))(document.activeElement)`
+
+func press(t *testing.T, ctx context.Context, key string, mods ...chromedp.Modifier) string {
+	t.Helper()
+	browsertest.Do(t, ctx, chromedp.KeyEvent(key, chromedp.KeyModifiers(mods...)))
+	return eval[string](t, ctx, focused)
+}
+
+// tabTo presses Tab until the focused element is want, and fails after max presses.
+func tabTo(t *testing.T, ctx context.Context, want string, max int) {
+	t.Helper()
+	var seen []string
+	for range max {
+		got := press(t, ctx, kb.Tab)
+		if got == want {
+			return
+		}
+		seen = append(seen, got)
+	}
+	t.Fatalf("Tab never reached %s: %v", want, seen)
+}
+
+func TestBrowserKeyboardOnly(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	if got := eval[string](t, ctx, focused); got != "cst" {
+		t.Fatalf("focus must move into the banner, is on %s", got)
+	}
+	var order []string
+	for range 4 {
+		order = append(order, press(t, ctx, kb.Tab))
+	}
+	if strings.Join(order, " ") != "A accept reject custom" {
+		t.Fatalf("first layer tab order: %v", order)
+	}
+	if outline := eval[string](t, ctx, `getComputedStyle(document.activeElement).outlineStyle`); outline == "none" {
+		t.Error("the focused button has no visible focus indicator")
+	}
+	if got := press(t, ctx, kb.Enter); got != "cst-p" {
+		t.Fatalf("Enter on Customize must move focus into the second layer, is on %s", got)
+	}
+	// Focus is trapped: 30 Tabs and 5 Shift+Tabs never leave the second layer.
+	for i := range 35 {
+		var mods []chromedp.Modifier
+		if i >= 30 {
+			mods = []chromedp.Modifier{chromedp.ModifierShift}
+		}
+		press(t, ctx, kb.Tab, mods...)
+		if !eval[bool](t, ctx, `!!document.activeElement.closest(".cst-p")`) {
+			t.Fatalf("focus left the second layer after %d presses: %s", i+1, eval[string](t, ctx, focused))
+		}
+	}
+	if got := press(t, ctx, kb.Escape); got != "cst" || eval[bool](t, ctx, `!!document.querySelector(".cst-m")`) {
+		t.Fatalf("Escape must close the second layer and return focus to the banner, focus on %s", got)
+	}
+	tabTo(t, ctx, "custom", 5)
+	press(t, ctx, kb.Enter)
+	tabTo(t, ctx, "toggle2", 8)
+	press(t, ctx, " ")
+	if !eval[bool](t, ctx, `document.activeElement.checked`) {
+		t.Fatal("Space must switch the analytics toggle on")
+	}
+	tabTo(t, ctx, "save", 12)
+	press(t, ctx, kb.Enter)
+	browsertest.WaitFor(t, ctx, "the analytics script", `window.demoRan.includes("analytics.js")`)
+	if got := b.decisions(t); len(got) != 1 || got[0] != "custom none necessary,analytics" {
+		t.Fatalf("ledger: %v", got)
+	}
+}
+
+// axe-core's rules on both layers and the signal note, light and dark; each state is
+// also saved as a screenshot (var/screenshots, or $CONSENTRY_SCREENSHOTS).
+func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
+	axe, err := os.ReadFile("../scripts/browser/node_modules/axe-core/axe.min.js")
+	if err != nil {
+		if os.Getenv("CONSENTRY_TEST_BROWSER") == "1" {
+			t.Fatalf("axe-core: %v (npm --prefix scripts/browser install)", err)
+		}
+		t.Skipf("needs axe-core: npm --prefix scripts/browser install (%v)", err)
+	}
+	dir := os.Getenv("CONSENTRY_SCREENSHOTS")
+	if dir == "" {
+		dir = "../var/screenshots"
+	}
+	b := newBrowserEnv(t)
+	for _, theme := range []string{"light", "dark"} {
+		for _, opts := range []browsertest.Options{{Dark: theme == "dark"}, {Dark: theme == "dark", GPC: true}} {
+			ctx := browsertest.New(t, opts)
+			b.open(t, ctx, "/")
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(axe)))
+			check := func(layer string) {
+				t.Helper()
+				if opts.Dark != eval[bool](t, ctx, `matchMedia("(prefers-color-scheme: dark)").matches`) {
+					t.Fatal("colour scheme emulation failed")
+				}
+				res := eval[struct {
+					Violations []string `json:"violations"`
+					Passes     []string `json:"passes"`
+				}](t, ctx, `axe.run(document).then(r => ({passes: r.passes.map(p => p.id), violations: r.violations.map(v =>
+					v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ") + " " + n.failureSummary).join("; "))}))`)
+				for _, v := range res.Violations {
+					t.Errorf("%s, %s: %s", theme, layer, v)
+				}
+				// The rules that matter for each layer must have run and passed, not been skipped.
+				rules := map[string][]string{
+					"first-layer":  {"color-contrast", "aria-dialog-name", "button-name", "link-name", "region"},
+					"second-layer": {"color-contrast", "aria-dialog-name", "button-name", "link-name", "label", "aria-allowed-role", "nested-interactive"},
+					"signal-note":  {"color-contrast", "button-name", "region"},
+				}
+				for _, rule := range rules[layer] {
+					if !slices.Contains(res.Passes, rule) {
+						t.Errorf("%s, %s: axe rule %s did not pass (passes: %v)", theme, layer, rule, res.Passes)
+					}
+				}
+				browsertest.Screenshot(t, ctx, filepath.Join(dir, fmt.Sprintf("banner-%s-%s.png", layer, theme)))
+			}
+			if opts.GPC {
+				browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
+				check("signal-note")
+				continue
+			}
+			check("first-layer")
+			click(t, ctx, `.cst button[data-a="custom"]`)
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			check("second-layer")
+		}
+	}
+	abs, _ := filepath.Abs(dir)
+	t.Logf("screenshots in %s", abs)
+}
+
+// Every shipped language renders from the page's <html lang>, with no blank or missing text.
+func TestBrowserEveryShippedLanguage(t *testing.T) {
+	b := newBrowserEnv(t)
+	ctx := browsertest.New(t, browsertest.Options{})
+	for _, lang := range banner.Shipped {
+		data, err := os.ReadFile("../banner/i18n/" + lang + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want map[string]string
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatal(err)
+		}
+		b.open(t, ctx, "/?lang="+lang)
+		browsertest.WaitFor(t, ctx, "the banner in "+lang, `document.querySelector(".cst")`)
+		got := eval[map[string]string](t, ctx, `(b => ({lang: b.lang, title: b.querySelector("h2").textContent,
+			accept: b.querySelector("[data-a=accept]").textContent, reject: b.querySelector("[data-a=reject]").textContent,
+			customize: b.querySelector("[data-a=custom]").textContent, policy: b.querySelector("a").textContent}))(document.querySelector(".cst"))`)
+		for _, k := range []string{"title", "accept", "reject", "customize", "policy"} {
+			if got[k] != want[k] {
+				t.Errorf("%s: %s is %q, want %q", lang, k, got[k], want[k])
+			}
+		}
+		if got["lang"] != lang {
+			t.Errorf("%s: the banner says lang=%q", lang, got["lang"])
+		}
+		click(t, ctx, `.cst button[data-a="custom"]`)
+		texts := eval[[]string](t, ctx, `[...document.querySelectorAll(".cst-p h2, .cst-p p, .cst-p label, .cst-p summary, .cst-p button")].map(e => e.textContent.trim() || e.getAttribute("aria-label") || "")`)
+		for i, s := range texts {
+			if s == "" || strings.Contains(s, "undefined") {
+				t.Errorf("%s: second layer text %d is %q", lang, i, s)
+			}
+		}
+		for _, cat := range []string{"necessary", "preferences", "analytics", "marketing"} {
+			if !slices.ContainsFunc(texts, func(s string) bool { return strings.HasPrefix(s, want["cat."+cat+".name"]) }) {
+				t.Errorf("%s: no %q toggle in %v", lang, want["cat."+cat+".name"], texts)
+			}
+		}
 	}
 }

@@ -5,6 +5,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$ROOT/scripts/lib.sh" # apt_install
 CH_DIR="${CH_DIR:-$ROOT/var/clickhouse}"
 CH_TCP_PORT="${CH_TCP_PORT:-19000}"
 CH_HTTP_PORT="${CH_HTTP_PORT:-18123}"
@@ -12,14 +13,7 @@ PID_FILE="$CH_DIR/clickhouse.pid"
 
 log() { echo "clickhouse.sh: $*" >&2; }
 
-install_if_missing() {
-  command -v clickhouse-server >/dev/null 2>&1 && return 0
-  log "clickhouse-server not found; installing it with apt"
-  local sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
-}
+install_if_missing() { apt_install clickhouse-server clickhouse-server clickhouse-client; }
 
 running() {
   [ -f "$PID_FILE" ] && kill -0 "$(cat "$PID_FILE")" 2>/dev/null

@@ -25,3 +25,14 @@ with_private_clickhouse() {
   ensure_clickhouse
   trap stop_clickhouse_if_started EXIT
 }
+
+# apt_install CMD PACKAGE...: installs the packages with apt unless CMD is on PATH.
+apt_install() {
+  local cmd="$1"; shift
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  echo "$cmd not found; installing $* with apt" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}

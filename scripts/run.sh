@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make run: starts a private ClickHouse (scripts/clickhouse.sh) and the service with the
-# example sites, and prints how to send a beacon and see the row. Ctrl-C stops both.
+# make run: starts a private ClickHouse (scripts/clickhouse.sh), the service with the
+# example sites and the demo page of the example shop on http://localhost:8081, and prints
+# how to see the rows. Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -17,6 +18,12 @@ bin/consentry keys generate --if-missing --out "$KEYS"
 cat <<EOF
 
 Consentry is starting on http://$LISTEN with sites.example.yaml (ClickHouse: $DSN).
+
+Open the example shop's demo page in a browser: http://localhost:8081
+It embeds the banner (http://$LISTEN/s/shop/banner.js) with a blocked analytics script,
+a blocked marketing iframe and a "Cookie settings" button. Choose, then see your decision:
+
+  clickhouse-client --port $CH_PORT -d consentry -q "SELECT decided_at, method, signal, granted, lang FROM consents FINAL WHERE site = 'shop' ORDER BY decided_ms DESC LIMIT 5"
 
 Send a beacon the way a browser on the example site would:
 
@@ -46,4 +53,7 @@ Receipts verify against http://$LISTEN/.well-known/jwks.json. Admin API token:
 Metrics: http://$LISTEN/metrics   Readiness: http://$LISTEN/readyz   Stop: Ctrl-C
 
 EOF
+bin/consentry demo --listen 127.0.0.1:8081 --consent "http://$LISTEN" --site shop &
+demo=$!
+trap 'kill "$demo" 2>/dev/null; stop_clickhouse_if_started' EXIT
 bin/consentry serve --listen "$LISTEN" --clickhouse "$DSN" --sites sites.example.yaml --data-dir var --keys "$KEYS" --log-format text

@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 with_private_clickhouse
 
+# Chromium for the banner's tests, and axe-core for its accessibility test (skipped without it, unless CI requires it).
+apt_install chromium chromium
+if command -v npm >/dev/null && [ ! -d scripts/browser/node_modules/axe-core ]; then
+  npm --prefix scripts/browser install --no-audit --no-fund >/dev/null
+fi
 export CONSENTRY_TEST_CLICKHOUSE="clickhouse://127.0.0.1:$CH_TCP_PORT"
 export CONSENTRY_TEST_REQUIRE_CLICKHOUSE=1
 go test -count=1 "${@:-./...}"

@@ -32,6 +32,7 @@ func (s *server) bannerScript(c *fiber.Ctx) error {
 		return reject(fiber.StatusNotFound, "unknown_site", "no site with this id")
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+	c.Set("Timing-Allow-Origin", "*") // sites' own performance monitoring may see its size and timing
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language")
 	if c.Query("v") == b.Version {

@@ -44,7 +44,7 @@ func TestBannerScriptCachingAndEncodings(t *testing.T) {
 			}
 			for k, v := range map[string]string{
 				"Cache-Control": tc.cache, "ETag": fr.ETag(tc.coding), "Content-Type": "text/javascript; charset=utf-8",
-				"Access-Control-Allow-Origin": "*", "Vary": "Accept-Encoding, Accept-Language", "X-Content-Type-Options": "nosniff",
+				"Access-Control-Allow-Origin": "*", "Timing-Allow-Origin": "*", "Vary": "Accept-Encoding, Accept-Language", "X-Content-Type-Options": "nosniff",
 			} {
 				if got := resp.Header.Get(k); got != v {
 					t.Errorf("%s: %q, want %q", k, got, v)

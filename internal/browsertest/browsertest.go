@@ -61,14 +61,24 @@ func Required(t testing.TB) {
 func New(t testing.TB, o Options) context.Context {
 	t.Helper()
 	Required(t)
-	dir := t.TempDir()
+	ctx, cancel, err := Start(t.TempDir(), o)
+	if err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Start launches headless Chromium with its profile in dir (empty, or new) and returns a
+// chromedp context on its first tab; the benchmark in bench/banner uses it too.
+func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 	if o.DNT {
 		prefs, _ := json.Marshal(map[string]any{"enable_do_not_track": true})
 		if err := os.MkdirAll(filepath.Join(dir, "Default"), 0o755); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, "Default", "Preferences"), prefs, 0o644); err != nil {
-			t.Fatal(err)
+			return nil, nil, err
 		}
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
@@ -77,8 +87,8 @@ func New(t testing.TB, o Options) context.Context {
 		chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1280, 800),
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
+	ctx, cancelCtx := chromedp.NewContext(alloc)
+	cancel := func() { cancelCtx(); cancelAlloc() }
 	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate("about:blank")}
 	if o.GPC {
 		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -102,9 +112,10 @@ func New(t testing.TB, o Options) context.Context {
 	}
 	// The first run starts the browser: no deadline on it, or the deadline would end it.
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("start chromium: %v", err)
+		cancel()
+		return nil, nil, err
 	}
-	return ctx
+	return ctx, cancel, nil
 }
 
 // Do runs actions with a deadline, failing the test on error.

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Banner benchmark (127.0.0.1 only, bounded): starts ClickHouse and the service with the
+# example sites (the shop: four categories, three vendors), then bench/banner loads a page
+# with our banner and the same page with vanilla-cookieconsent 3.1.0 from npm, configured
+# alike, in alternating cold loads in one headless Chromium, and prints size, script time,
+# time to visible, DOM nodes and CLS for both, the ratios, and the budgets.
+# Usage: bench/banner.sh [cold loads of each page, default 15]
+set -euo pipefail
+LOADS="${1:-15}"
+PORT_FULL=18485
+PAGE=127.0.0.1:18486
+source "$(dirname "$0")/lib.sh"
+apt_install chromium chromium
+[ -d scripts/browser/node_modules/vanilla-cookieconsent ] || npm --prefix scripts/browser install --no-audit --no-fund >/dev/null
+# The test pages' origin stands in for the demo page's.
+sed "s#http://localhost:8081#http://$PAGE#" sites.example.yaml > var/bench/banner-sites.yaml
+start_consentry "$PORT_FULL" var/bench/banner-sites.yaml
+go run ./bench/banner --consent "http://127.0.0.1:$PORT_FULL" --listen "$PAGE" --loads "$LOADS"

@@ -1,0 +1,396 @@
+// Command banner measures a first visit to a page with Consentry's banner and to the same
+// page with vanilla-cookieconsent 3.1.0 (from npm, configured alike: four categories, three
+// vendors, one language), in one run, alternating cold loads (a fresh browser context,
+// so an empty cache, each time) in one headless Chromium. It prints the medians, the
+// ratio ours/theirs, and whether each budget of the banner holds; it exits 1 if one does
+// not. bench/banner.sh starts the service and runs it.
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/chromedp"
+
+	"github.com/consentry/consentry/internal/browsertest"
+)
+
+// Budgets from the banner's issue.
+const (
+	maxGzipBytes   = 8 * 1024
+	maxNodes       = 20
+	maxScriptMS    = 10.0
+	maxVisibleMS   = 100.0
+	settleAfterHit = 300 * time.Millisecond // layout shifts are counted this long after the banner shows
+)
+
+// observe runs before any page script: it sums layout shifts and notes the first frame in
+// which the first layer is rendered visible (visibility, and opacity above 0 since both
+// banners fade in), in ms since navigation start.
+const observe = `window.__m = {cls: 0, visible: 0};
+new PerformanceObserver(l => { for (const e of l.getEntries()) if (!e.hadRecentInput) __m.cls += e.value; }).observe({type: "layout-shift", buffered: true});
+const tick = () => {
+  const el = document.querySelector(".cst, #cc-main .cm");
+  const cs = el && el.getClientRects().length && getComputedStyle(el);
+  if (cs && cs.visibility != "hidden" && +cs.opacity > 0) __m.visible = performance.now();
+  else requestAnimationFrame(tick);
+};
+requestAnimationFrame(tick);`
+
+// count runs after the banner showed: what it added to the DOM and what the page loaded.
+const count = `(() => {
+  const ours = document.querySelector(".cst");
+  const root = ours || document.querySelector("#cc-main");
+  const styles = ours ? 1 : 0; // our <style> element and its text
+  let nodes = 0;
+  for (const it = document.createNodeIterator(root); it.nextNode(); ) nodes++;
+  const res = performance.getEntriesByType("resource").filter(r => !r.name.includes("/v1/collect"));
+  const nav = performance.getEntriesByType("navigation")[0];
+  const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+  return {doc: nav.responseEnd, dcl: nav.domContentLoadedEventStart, fetched: res.length ? res[0].responseEnd : 0, fcp: fcp ? fcp.startTime : 0,
+    visible: __m.visible, cls: __m.cls, elements: root.getElementsByTagName("*").length + 1 + styles,
+    nodes: nodes + 2 * styles, encoded: res.reduce((s, r) => s + r.encodedBodySize, 0), requests: res.length};
+})()`
+
+type sample struct {
+	Visible  float64 `json:"visible"`
+	CLS      float64 `json:"cls"`
+	Elements int     `json:"elements"`
+	Nodes    int     `json:"nodes"`
+	Encoded  int     `json:"encoded"`
+	Requests int     `json:"requests"`
+	ScriptMS float64 `json:"-"`
+	StyleMS  float64 `json:"-"` // style recalculation and layout
+	TaskMS   float64 `json:"-"` // all main-thread work
+	// Timeline, ms after navigation start: the page's response end, DOMContentLoaded, the
+	// banner script's (first non-page resource's) response end, first contentful paint.
+	Doc     float64 `json:"doc"`
+	DCL     float64 `json:"dcl"`
+	Fetched float64 `json:"fetched"`
+	FCP     float64 `json:"fcp"`
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "banner bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	consentURL := flag.String("consent", "http://127.0.0.1:18485", "the Consentry service")
+	site := flag.String("site", "shop", "site whose banner is measured")
+	listen := flag.String("listen", "127.0.0.1:18486", "address of the test pages (one of the site's origins)")
+	vcc := flag.String("vcc", "scripts/browser/node_modules/vanilla-cookieconsent/dist", "vanilla-cookieconsent's dist directory")
+	loads := flag.Int("loads", 15, "cold loads of each page")
+	flag.Parse()
+
+	texts, err := readTexts()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	pages, err := newPages(*consentURL, *site, *vcc, texts)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: pages, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	ours, err := gzipped(*consentURL + "/s/" + *site + "/banner.js?lang=en")
+	if err != nil {
+		return err
+	}
+	theirs := 0
+	for _, f := range []string{"/vcc/cookieconsent.umd.js", "/vcc/cookieconsent.css", "/vcc-config.js"} {
+		n, err := gzipped(base + f)
+		if err != nil {
+			return err
+		}
+		theirs += n
+	}
+
+	dir, err := os.MkdirTemp("", "banner-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	browser, stop, err := browsertest.Start(dir, browsertest.Options{})
+	if err != nil {
+		return fmt.Errorf("chromium: %w", err)
+	}
+	defer stop()
+	var us, them []sample
+	for i := range *loads + 1 {
+		a, err := load(browser, base+"/ours.html")
+		if err != nil {
+			return fmt.Errorf("ours: %w", err)
+		}
+		b, err := load(browser, base+"/vcc.html")
+		if err != nil {
+			return fmt.Errorf("vanilla-cookieconsent: %w", err)
+		}
+		if i > 0 { // the first pair warms the browser process up
+			us, them = append(us, a), append(them, b)
+		}
+	}
+	return report(ours, theirs, us, them)
+}
+
+// load opens url in a fresh browser context (cold cache), waits for the banner, and reads
+// the page's figures and Chromium's script time.
+func load(browser context.Context, url string) (sample, error) {
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancel()
+	ctx, stop := context.WithTimeout(tab, 30*time.Second)
+	defer stop()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: observe})
+		return err
+	}), chromedp.Navigate(url))
+	if err != nil {
+		return sample{}, err
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`window.__m && __m.visible > 0`, chromedp.WithPollingInterval(10*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		dom, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.documentElement.outerHTML.slice(0, 600)`))
+		return sample{}, fmt.Errorf("the banner never showed (%w); page: %s", err, dom)
+	}
+	time.Sleep(settleAfterHit)
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[sample](count))
+	if err != nil {
+		return sample{}, err
+	}
+	metrics, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) (performance.GetMetricsResult, error) {
+		return cdp.Call(ctx, t, performance.GetMetrics, cdp.Empty{})
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	for _, m := range metrics.Metrics {
+		switch m.Name {
+		case "ScriptDuration":
+			s.ScriptMS = m.Value * 1000
+		case "RecalcStyleDuration", "LayoutDuration":
+			s.StyleMS += m.Value * 1000
+		case "TaskDuration":
+			s.TaskMS = m.Value * 1000
+		}
+	}
+	return s, nil
+}
+
+func gzipped(url string) (int, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = w.Write(body)
+	_ = w.Close()
+	return buf.Len(), nil
+}
+
+func median[T int | float64](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func pick[T int | float64](ss []sample, f func(sample) T) []T {
+	out := make([]T, len(ss))
+	for i, s := range ss {
+		out[i] = f(s)
+	}
+	return out
+}
+
+func report(ours, theirs int, us, them []sample) error {
+	fmt.Printf("first visit, median of %d cold loads each, alternating, one headless Chromium (%s)\n", len(us), browsertest.Path())
+	fmt.Printf("%-40s %14s %22s %8s\n", "", "consentry", "vanilla-cookieconsent", "ratio")
+	row := func(name string, a, b float64, unit string) {
+		fmt.Printf("%-40s %11.1f %-2s %19.1f %-2s %8.2f\n", name, a, unit, b, unit, a/b)
+	}
+	row("JS+CSS, gzip -9", float64(ours)/1024, float64(theirs)/1024, "KB")
+	enc := func(s sample) int { return s.Encoded }
+	row("bytes loaded (as served: br / gzip)", float64(median(pick(us, enc)))/1024, float64(median(pick(them, enc)))/1024, "KB")
+	req := func(s sample) int { return s.Requests }
+	row("requests besides the page", float64(median(pick(us, req))), float64(median(pick(them, req))), "")
+	script := func(s sample) float64 { return s.ScriptMS }
+	row("script time (ScriptDuration)", median(pick(us, script)), median(pick(them, script)), "ms")
+	for _, m := range []struct {
+		name string
+		f    func(sample) float64
+	}{
+		{"style and layout", func(s sample) float64 { return s.StyleMS }},
+		{"main-thread tasks", func(s sample) float64 { return s.TaskMS }},
+		{"page response end", func(s sample) float64 { return s.Doc }},
+		{"DOMContentLoaded", func(s sample) float64 { return s.DCL }},
+		{"banner files fetched", func(s sample) float64 { return s.Fetched }},
+		{"first contentful paint", func(s sample) float64 { return s.FCP }},
+	} {
+		row(m.name, median(pick(us, m.f)), median(pick(them, m.f)), "ms")
+	}
+	visible := func(s sample) float64 { return s.Visible }
+	row("banner visible after navigation start", median(pick(us, visible)), median(pick(them, visible)), "ms")
+	elems := func(s sample) int { return s.Elements }
+	row("elements added (first layer)", float64(median(pick(us, elems))), float64(median(pick(them, elems))), "")
+	nodes := func(s sample) int { return s.Nodes }
+	row("DOM nodes added, text included", float64(median(pick(us, nodes))), float64(median(pick(them, nodes))), "")
+	cls := func(s sample) float64 { return s.CLS }
+	fmt.Printf("%-40s %14.4f %22.4f\n", "CLS (max over loads)", slices.Max(pick(us, cls)), slices.Max(pick(them, cls)))
+	fmt.Printf("script time per load (ms): %v\n", round(pick(us, script)))
+	fmt.Printf("visible per load (ms):     %v\n", round(pick(us, visible)))
+
+	var failed []error
+	check := func(name string, ok bool) {
+		fmt.Printf("budget %-44s %s\n", name+":", map[bool]string{true: "yes", false: "NO"}[ok])
+		if !ok {
+			failed = append(failed, errors.New(name))
+		}
+	}
+	check(fmt.Sprintf("JS+CSS gzip <= %d B (%d B)", maxGzipBytes, ours), ours <= maxGzipBytes)
+	check(fmt.Sprintf("first layer <= %d DOM nodes (%d)", maxNodes, median(pick(us, elems))), median(pick(us, elems)) <= maxNodes)
+	check("CLS 0", slices.Max(pick(us, cls)) == 0)
+	check(fmt.Sprintf("script <= %.0f ms (%.1f)", maxScriptMS, median(pick(us, script))), median(pick(us, script)) <= maxScriptMS)
+	check(fmt.Sprintf("visible <= %.0f ms (%.1f)", maxVisibleMS, median(pick(us, visible))), median(pick(us, visible)) <= maxVisibleMS)
+	check("smaller than vanilla-cookieconsent", ours < theirs)
+	return errors.Join(failed...)
+}
+
+func round(xs []float64) []float64 {
+	out := make([]float64, len(xs))
+	for i, x := range xs {
+		out[i] = float64(int(x*10)) / 10
+	}
+	return out
+}
+
+// readTexts loads the banner's English texts so both banners say the same things.
+func readTexts() (map[string]string, error) {
+	data, err := os.ReadFile("banner/i18n/en.json")
+	if err != nil {
+		return nil, err
+	}
+	t := map[string]string{}
+	return t, json.Unmarshal(data, &t)
+}
+
+// newPages serves the two test pages, alike but for the banner, and vanilla-cookieconsent's
+// files gzip-compressed once (as ours are).
+func newPages(consentURL, site, vcc string, t map[string]string) (http.Handler, error) {
+	body := `<main><h1>A page</h1><p>` + t["text"] + `</p><p>` + t["settings_text"] + `</p></main></body></html>`
+	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bench</title>`
+	ours := head + `<script src="` + consentURL + `/s/` + site + `/banner.js" async></script></head><body>` + body
+	theirs := head + `<link rel="stylesheet" href="/vcc/cookieconsent.css"><script src="/vcc/cookieconsent.umd.js" defer></script><script src="/vcc-config.js" defer></script></head><body>` + body
+	config, err := vccConfig(t)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{"/ours.html": []byte(ours), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
+	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
+		data, err := os.ReadFile(filepath.Join(vcc, f))
+		if err != nil {
+			return nil, fmt.Errorf("vanilla-cookieconsent (npm --prefix scripts/browser install): %w", err)
+		}
+		files["/vcc/"+f] = data
+	}
+	packed := map[string][]byte{}
+	for name, data := range files {
+		var buf bytes.Buffer
+		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		_, _ = w.Write(data)
+		_ = w.Close()
+		packed[name] = buf.Bytes()
+	}
+	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", types[filepath.Ext(r.URL.Path)])
+		if bytes.Contains([]byte(r.Header.Get("Accept-Encoding")), []byte("gzip")) {
+			w.Header().Set("Content-Encoding", "gzip")
+			data = packed[r.URL.Path]
+		}
+		_, _ = w.Write(data)
+	}), nil
+}
+
+// vccConfig is vanilla-cookieconsent configured like the example shop: four categories
+// (one read-only), three vendors in cookie tables, one language, the same texts, and
+// hideFromBots off so that it shows to this headless browser as it does to visitors.
+func vccConfig(t map[string]string) ([]byte, error) {
+	section := func(id string, vendors ...[3]string) map[string]any {
+		s := map[string]any{"title": t["cat."+id+".name"], "description": t["cat."+id+".description"], "linkedCategory": id}
+		if len(vendors) > 0 {
+			var rows []map[string]string
+			for _, v := range vendors {
+				rows = append(rows, map[string]string{"name": v[0], "domain": v[1], "desc": v[2]})
+			}
+			s["cookieTable"] = map[string]any{"headers": map[string]string{"name": t["cookies"], "domain": t["vendors"], "desc": "Purpose"}, "body": rows}
+		}
+		return s
+	}
+	cfg := map[string]any{
+		"hideFromBots": false,
+		"categories": map[string]any{
+			"necessary": map[string]any{"enabled": true, "readOnly": true}, "preferences": map[string]any{},
+			"analytics": map[string]any{}, "marketing": map[string]any{},
+		},
+		"language": map[string]any{"default": "en", "translations": map[string]any{"en": map[string]any{
+			"consentModal": map[string]any{
+				"title": t["title"], "description": t["text"] + ` <a href="https://shop.example/privacy">` + t["policy"] + `</a>`,
+				"acceptAllBtn": t["accept"], "acceptNecessaryBtn": t["reject"], "showPreferencesBtn": t["customize"],
+			},
+			"preferencesModal": map[string]any{
+				"title": t["settings_title"], "acceptAllBtn": t["accept"], "acceptNecessaryBtn": t["reject"],
+				"savePreferencesBtn": t["save"], "closeIconLabel": t["close"],
+				"sections": []any{
+					map[string]any{"description": t["settings_text"]},
+					section("necessary"), section("preferences"),
+					section("analytics", [3]string{"_pk_id*", "Matomo", "Self-hosted visit statistics"}),
+					section("marketing", [3]string{"_gcl_*", "Google Ads", "Ad conversion measurement"}, [3]string{"_fbp", "Meta Pixel", "Ad audiences and conversions"}),
+				},
+			},
+		}}},
+	}
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return []byte("CookieConsent.run(" + string(js) + ");\n"), nil
+}

@@ -15,4 +15,4 @@ apt_install chromium chromium
 # The test pages' origin stands in for the demo page's.
 sed "s#http://localhost:8081#http://$PAGE#" sites.example.yaml > var/bench/banner-sites.yaml
 start_consentry "$PORT_FULL" var/bench/banner-sites.yaml
-go run ./bench/banner --consent "http://127.0.0.1:$PORT_FULL" --listen "$PAGE" --loads "$LOADS"
+go run ./bench/banner --consent "http://127.0.0.1:$PORT_FULL" --listen "$PAGE" --loads "$LOADS" "${@:2}"

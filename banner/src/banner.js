@@ -167,7 +167,9 @@
       `<div class="cst" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1"><h2 id="cst-t">${esc(T.title)}</h2>` +
         `<p id="cst-d">${esc(T.text)}${link}</p>${choices(["accept", "accept"], ["reject", "reject"], ["custom", "customize"])}</div>`
     );
-    box.focus();
+    // Focus moves in after the first paint: focusing now would force a layout inside
+    // this script, before the page could show anything.
+    requestAnimationFrame(() => setTimeout(() => box && box.focus()));
   };
   const showNote = () => {
     if (note) return;
@@ -294,7 +296,8 @@
     if (R) apply(R.g);
     else if (dnt || gpc) decide("reject_all");
     else showBanner();
-    pageview();
+    // The first pageview leaves after the banner is painted, off its critical path.
+    requestAnimationFrame(() => setTimeout(pageview));
   };
   d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
 })(__CONSENTRY__);

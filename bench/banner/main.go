@@ -15,16 +15,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/cdproto/tracing"
 	"github.com/chromedp/chromedp"
 
 	"github.com/consentry/consentry/internal/browsertest"
@@ -39,7 +41,7 @@ const (
 	settleAfterHit = 300 * time.Millisecond // layout shifts are counted this long after the banner shows
 )
 
-// observe runs before any page script: it sums layout shifts and notes the first frame in
+// observe is the first script of both test pages: it sums layout shifts and notes the first frame in
 // which the first layer is rendered visible (visibility, and opacity above 0 since both
 // banners fade in), in ms since navigation start.
 const observe = `window.__m = {cls: 0, visible: 0};
@@ -75,8 +77,11 @@ type sample struct {
 	Encoded  int     `json:"encoded"`
 	Requests int     `json:"requests"`
 	ScriptMS float64 `json:"-"`
-	StyleMS  float64 `json:"-"` // style recalculation and layout
-	TaskMS   float64 `json:"-"` // all main-thread work
+	// EvalMS is the main-thread time of the banner's own scripts, from a trace:
+	// EvaluateScript and FunctionCall events (listeners, timers) of their URLs.
+	EvalMS  float64 `json:"-"`
+	StyleMS float64 `json:"-"` // style recalculation and layout
+	TaskMS  float64 `json:"-"` // all main-thread work
 	// Timeline, ms after navigation start: the page's response end, DOMContentLoaded, the
 	// banner script's (first non-page resource's) response end, first contentful paint.
 	Doc     float64 `json:"doc"`
@@ -141,41 +146,124 @@ func run() error {
 	}
 	defer stop()
 	var us, them []sample
+	var floor []float64
+	ourURL := func(u string) bool { return strings.Contains(u, "/banner.js") }
+	theirURL := func(u string) bool { return strings.Contains(u, "/vcc") }
 	for i := range *loads + 1 {
-		a, err := load(browser, base+"/ours.html")
-		if err != nil {
-			return fmt.Errorf("ours: %w", err)
+		// Untraced loads give the timings; traced ones (tracing slows the page) give the
+		// script time by URL.
+		var a, b, at, bt sample
+		var err error
+		for _, step := range []struct {
+			into  *sample
+			url   string
+			own   func(string) bool
+			trace bool
+		}{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}} {
+			// A trace now and then comes back without the page's events: load again.
+			for try := 0; try < 3 && (try == 0 || step.trace && step.into.EvalMS == 0); try++ {
+				if *step.into, err = load(browser, base+step.url, step.own, step.trace); err != nil {
+					return fmt.Errorf("%s: %w", step.url, err)
+				}
+			}
 		}
-		b, err := load(browser, base+"/vcc.html")
+		a.EvalMS, b.EvalMS = at.EvalMS, bt.EvalMS
+		fcp, err := firstPaint(browser, base+"/bare.html")
 		if err != nil {
-			return fmt.Errorf("vanilla-cookieconsent: %w", err)
+			return fmt.Errorf("/bare.html: %w", err)
 		}
-		if i > 0 { // the first pair warms the browser process up
-			us, them = append(us, a), append(them, b)
+		if i > 0 { // the first round warms the browser process up
+			us, them, floor = append(us, a), append(them, b), append(floor, fcp)
 		}
 	}
-	return report(ours, theirs, us, them)
+	return report(ours, theirs, us, them, floor)
+}
+
+// firstPaint loads the page without a banner, cold, and returns its first contentful
+// paint: the floor under "banner visible" on this machine.
+func firstPaint(browser context.Context, url string) (float64, error) {
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancel()
+	if err := chromedp.Do(tab); err != nil {
+		return 0, err
+	}
+	ctx, stop := context.WithTimeout(tab, 30*time.Second)
+	defer stop()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		return 0, err
+	}
+	return chromedp.Run(ctx, chromedp.Poll[float64](`(performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime`,
+		chromedp.WithPollingInterval(10*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
+}
+
+var breakdown = flag.Bool("breakdown", false, "print what ran inside each banner's script events (traced loads)")
+
+// traceEvent is the part of a Chrome trace event the script time needs.
+type traceEvent struct {
+	Name string  `json:"name"`
+	Ph   string  `json:"ph"`
+	Ts   float64 `json:"ts"`  // µs
+	Dur  float64 `json:"dur"` // µs
+	Tid  int     `json:"tid"`
+	Args struct {
+		Data struct {
+			URL string `json:"url"`
+		} `json:"data"`
+	} `json:"args"`
 }
 
 // load opens url in a fresh browser context (cold cache), waits for the banner, and reads
 // the page's figures and Chromium's script time.
-func load(browser context.Context, url string) (sample, error) {
+func load(browser context.Context, url string, ownScript func(string) bool, trace bool) (sample, error) {
 	tab, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
 	defer cancel()
+	// The first run opens the tab for the tab context's lifetime: not under a deadline.
+	if err := chromedp.Do(tab); err != nil {
+		return sample{}, err
+	}
 	ctx, stop := context.WithTimeout(tab, 30*time.Second)
 	defer stop()
+	var all []traceEvent
+	collected := make(chan struct{})
+	traceCtx, stopTrace := context.WithCancel(ctx)
+	defer stopTrace()
+	var complete iter.Seq2[tracing.EventTracingComplete, error]
+	if trace {
+		data := chromedp.Events(traceCtx, tracing.DataCollected)
+		complete = chromedp.Events(ctx, tracing.TracingComplete)
+		go func() {
+			defer close(collected)
+			for ev, err := range data {
+				if err != nil {
+					return
+				}
+				for _, v := range ev.Value {
+					var te traceEvent
+					if json.Unmarshal(v, &te) == nil && te.Ph == "X" {
+						all = append(all, te)
+					}
+				}
+			}
+		}()
+	}
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{}); err != nil {
 			return err
 		}
-		_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: observe})
-		return err
+		if !trace {
+			return nil
+		}
+		if _, err := cdp.Call(ctx, t, tracing.Start, tracing.StartParams{TransferMode: tracing.StartTransferModeReportEvents,
+			TraceConfig: &tracing.TraceConfig{IncludedCategories: []string{"devtools.timeline", "disabled-by-default-devtools.timeline"}}}); err != nil {
+			return err
+		}
+		return nil
 	}), chromedp.Navigate(url))
 	if err != nil {
 		return sample{}, err
 	}
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](`window.__m && __m.visible > 0`, chromedp.WithPollingInterval(10*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		dom, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.documentElement.outerHTML.slice(0, 600)`))
+		dom, _ := chromedp.Run(tab, chromedp.Evaluate[string](`JSON.stringify({vis: document.visibilityState, cst: !!document.querySelector(".cst"), m: window.__m, rects: document.querySelector(".cst") && document.querySelector(".cst").getClientRects().length})`))
 		return sample{}, fmt.Errorf("the banner never showed (%w); page: %s", err, dom)
 	}
 	time.Sleep(settleAfterHit)
@@ -198,6 +286,47 @@ func load(browser context.Context, url string) (sample, error) {
 		case "TaskDuration":
 			s.TaskMS = m.Value * 1000
 		}
+	}
+	if !trace {
+		return s, nil
+	}
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, tracing.End, cdp.Empty{})
+		return err
+	})); err != nil {
+		return sample{}, err
+	}
+	for _, err := range complete {
+		if err != nil {
+			return sample{}, fmt.Errorf("trace: %w", err)
+		}
+		break
+	}
+	stopTrace()
+	<-collected
+	var own []traceEvent
+	for _, te := range all {
+		if (te.Name == "EvaluateScript" || te.Name == "FunctionCall") && ownScript(te.Args.Data.URL) {
+			own = append(own, te)
+			s.EvalMS += te.Dur / 1000
+		}
+	}
+	if *breakdown {
+		// What ran inside the banner's own script events, by event name.
+		inside := map[string]float64{}
+		for _, te := range all {
+			for _, o := range own {
+				if te.Tid == o.Tid && te.Ts >= o.Ts && te.Ts+te.Dur <= o.Ts+o.Dur && te != o {
+					inside[te.Name] += te.Dur / 1000
+					break
+				}
+			}
+		}
+		fmt.Fprintf(os.Stderr, "%s: own %.1f ms; inside: %v; events: ", url, s.EvalMS, inside)
+		for _, o := range own {
+			fmt.Fprintf(os.Stderr, "%s %.1f ", o.Name, o.Dur/1000)
+		}
+		fmt.Fprintln(os.Stderr)
 	}
 	return s, nil
 }
@@ -236,7 +365,7 @@ func pick[T int | float64](ss []sample, f func(sample) T) []T {
 	return out
 }
 
-func report(ours, theirs int, us, them []sample) error {
+func report(ours, theirs int, us, them []sample, floor []float64) error {
 	fmt.Printf("first visit, median of %d cold loads each, alternating, one headless Chromium (%s)\n", len(us), browsertest.Path())
 	fmt.Printf("%-40s %14s %22s %8s\n", "", "consentry", "vanilla-cookieconsent", "ratio")
 	row := func(name string, a, b float64, unit string) {
@@ -247,8 +376,10 @@ func report(ours, theirs int, us, them []sample) error {
 	row("bytes loaded (as served: br / gzip)", float64(median(pick(us, enc)))/1024, float64(median(pick(them, enc)))/1024, "KB")
 	req := func(s sample) int { return s.Requests }
 	row("requests besides the page", float64(median(pick(us, req))), float64(median(pick(them, req))), "")
-	script := func(s sample) float64 { return s.ScriptMS }
-	row("script time (ScriptDuration)", median(pick(us, script)), median(pick(them, script)), "ms")
+	script := func(s sample) float64 { return s.EvalMS }
+	row("banner script time (trace, by URL)", median(pick(us, script)), median(pick(them, script)), "ms")
+	all := func(s sample) float64 { return s.ScriptMS }
+	row("all page script (ScriptDuration)", median(pick(us, all)), median(pick(them, all)), "ms")
 	for _, m := range []struct {
 		name string
 		f    func(sample) float64
@@ -270,6 +401,7 @@ func report(ours, theirs int, us, them []sample) error {
 	row("DOM nodes added, text included", float64(median(pick(us, nodes))), float64(median(pick(them, nodes))), "")
 	cls := func(s sample) float64 { return s.CLS }
 	fmt.Printf("%-40s %14.4f %22.4f\n", "CLS (max over loads)", slices.Max(pick(us, cls)), slices.Max(pick(them, cls)))
+	fmt.Printf("%-40s %11.1f ms (the same page without a banner: the floor here)\n", "first contentful paint, no banner", median(floor))
 	fmt.Printf("script time per load (ms): %v\n", round(pick(us, script)))
 	fmt.Printf("visible per load (ms):     %v\n", round(pick(us, visible)))
 
@@ -311,14 +443,14 @@ func readTexts() (map[string]string, error) {
 // files gzip-compressed once (as ours are).
 func newPages(consentURL, site, vcc string, t map[string]string) (http.Handler, error) {
 	body := `<main><h1>A page</h1><p>` + t["text"] + `</p><p>` + t["settings_text"] + `</p></main></body></html>`
-	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bench</title>`
+	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bench</title><script>` + observe + `</script>`
 	ours := head + `<script src="` + consentURL + `/s/` + site + `/banner.js" async></script></head><body>` + body
 	theirs := head + `<link rel="stylesheet" href="/vcc/cookieconsent.css"><script src="/vcc/cookieconsent.umd.js" defer></script><script src="/vcc-config.js" defer></script></head><body>` + body
 	config, err := vccConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{"/ours.html": []byte(ours), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
+	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
 	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
 		data, err := os.ReadFile(filepath.Join(vcc, f))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -18,6 +20,8 @@ import (
 	"github.com/consentry/consentry/banner"
 
 	"github.com/consentry/consentry/banner/demo"
+	"github.com/consentry/consentry/consent"
+	"github.com/consentry/consentry/consent/consenttest"
 	"github.com/consentry/consentry/internal/browsertest"
 	"github.com/consentry/consentry/internal/chtest"
 )
@@ -33,6 +37,7 @@ sites:
     analytics_mode: consent
     banner:
       policy_url: https://demo.example/privacy
+      reload_on_withdraw: RELOAD
       google_consent_mode:
         security_storage: [necessary]
         functionality_storage: [preferences]
@@ -60,11 +65,18 @@ sites:
 type browserEnv struct {
 	*env
 	page string // the demo page's origin
+	base string // the service's origin
 	demo *demo.Handler
 }
 
 // newBrowserEnv serves the demo page of site "demo" and the service it embeds.
 func newBrowserEnv(t *testing.T) *browserEnv {
+	t.Helper()
+	return newBrowserEnvReload(t, false)
+}
+
+// newBrowserEnvReload is newBrowserEnv with the site's reload_on_withdraw set.
+func newBrowserEnvReload(t *testing.T, reload bool) *browserEnv {
 	t.Helper()
 	browsertest.Required(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -73,16 +85,21 @@ func newBrowserEnv(t *testing.T) *browserEnv {
 	}
 	page := "http://" + ln.Addr().String()
 	_, conn := chtest.Open(t, true)
-	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSitesFor(page, "p1")})
-	d := demo.New("demo", e.listen(t))
+	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSitesWith(page, "p1", reload)})
+	base := e.listen(t)
+	d := demo.New("demo", base)
 	srv := &http.Server{Handler: d}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
-	return &browserEnv{env: e, page: page, demo: d}
+	return &browserEnv{env: e, page: page, base: base, demo: d}
 }
 
 func browserSitesFor(page, policy string) string {
-	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy).Replace(browserSites)
+	return browserSitesWith(page, policy, false)
+}
+
+func browserSitesWith(page, policy string, reload bool) string {
+	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(reload)).Replace(browserSites)
 }
 
 // open loads the demo page and waits for the banner script to have started.
@@ -175,6 +192,25 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	if len(b.decisions(t)) != 0 {
 		t.Fatal("nothing is recorded before the visitor chooses")
 	}
+	// The page's own files, and from the service the banner script only: no fonts, images,
+	// other hosts or requests (the demo site is in consent mode: no pageview yet).
+	loaded := eval[[]string](t, ctx, `performance.getEntriesByType("resource").map(r => r.name)`)
+	fromService := 0
+	for _, u := range loaded {
+		switch {
+		case strings.HasPrefix(u, b.page+"/static/"), u == b.page+"/favicon.ico": // the page's own
+		case strings.HasPrefix(u, b.base+"/s/demo/banner.js"):
+			fromService++
+		default:
+			t.Errorf("the first visit fetched %s", u)
+		}
+	}
+	if fromService != 1 {
+		t.Errorf("the banner script must be the only request to the service: %v", loaded)
+	}
+	if anim := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst")).animationName`); anim != "cst-in" {
+		t.Errorf("the banner slides in unless reduced motion is asked for: animation %q", anim)
+	}
 	if len(s.DataLayer) != 1 || !strings.Contains(s.DataLayer[0], `"default"`) || strings.Contains(s.DataLayer[0], "granted") || strings.Count(s.DataLayer[0], "denied") != 7 {
 		t.Errorf("Consent Mode default must deny all seven types first: %v", s.DataLayer)
 	}
@@ -187,6 +223,11 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	}
 	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all none necessary" {
 		t.Fatalf("ledger: %v", got)
+	}
+	cookie := browsertest.Cookie(t, ctx, b.page, "consentry")
+	exp := eval[float64](t, ctx, `JSON.parse(atob(document.cookie.match(/consentry=[^.]*\.([^.;]*)/)[1].replace(/-/g, "+").replace(/_/g, "/"))).exp`)
+	if cookie == nil || cookie.SameSite != "Lax" || cookie.Path != "/" || cookie.HTTPOnly || cookie.Domain != "127.0.0.1" || math.Abs(cookie.Expires-exp) > 5 {
+		t.Errorf("receipt cookie: %+v (receipt exp %v)", cookie, exp)
 	}
 	if last := s.DataLayer[len(s.DataLayer)-1]; !strings.Contains(last, `"update"`) || !strings.Contains(last, `"security_storage":"granted"`) || strings.Count(last, "granted") != 1 {
 		t.Errorf("Consent Mode update after reject all: %s", last)
@@ -202,8 +243,17 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 }
 
 func TestBrowserAcceptAllRunsBlockedContentInOrder(t *testing.T) {
+	for _, tc := range []struct{ name, init string }{
+		{"sendBeacon", ""},
+		{"fetch keepalive without sendBeacon", "delete Navigator.prototype.sendBeacon"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { acceptAll(t, tc.init) })
+	}
+}
+
+func acceptAll(t *testing.T, init string) {
 	b := newBrowserEnv(t)
-	ctx := browsertest.New(t, browsertest.Options{})
+	ctx := browsertest.New(t, browsertest.Options{Init: init})
 	b.open(t, ctx, "/shop?utm_source=news")
 	click(t, ctx, `.cst button[data-a="accept"]`)
 	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
@@ -338,6 +388,21 @@ func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
 	b.open(t, ctx, "/")
 	if s := state(t, ctx); s.Banner {
 		t.Fatal("the banner must not come back under the same policy")
+	}
+	// An expired receipt (signed, but past its exp) is as good as none.
+	valid := browsertest.Cookie(t, ctx, b.page, "consentry").Value
+	expired := consenttest.Sign(t, testKeys, "consentry-test", b.consentSite(t, "demo"), consent.Decision{ID: consent.NewID(), ConsentID: consent.NewID(),
+		Site: "demo", PolicyVersion: "p1", Granted: 15, Method: consent.MethodAcceptAll, Signal: consent.SignalNone,
+		DecidedAt: time.Now().Add(-48 * time.Hour), ExpiresAt: time.Now().Add(-time.Hour)})
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.cookie = "consentry=`+expired+`; path=/"`))
+	b.open(t, ctx, "/")
+	if s := state(t, ctx); !s.Banner || len(s.Ran) != 0 {
+		t.Fatalf("with an expired receipt the banner reappears and nothing runs: %+v", s)
+	}
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.cookie = "consentry=`+valid+`; path=/"`))
+	b.open(t, ctx, "/")
+	if s := state(t, ctx); s.Banner {
+		t.Fatal("the valid receipt again: no banner")
 	}
 	bumped := newEnvWith(t, b.conn, testConfig(), envOptions{sites: browserSitesFor(b.page, "p2")})
 	b.demo.SetConsentURL(bumped.listen(t))
@@ -517,5 +582,29 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 				t.Errorf("%s: no %q toggle in %v", lang, want["cat."+cat+".name"], texts)
 			}
 		}
+	}
+}
+
+// With reload_on_withdraw, withdrawing reloads the page so that scripts that already ran
+// stop; the category's cookies are gone first. Reduced motion: no animation.
+func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
+	b := newBrowserEnvReload(t, true)
+	ctx := browsertest.New(t, browsertest.Options{ReducedMotion: true})
+	b.open(t, ctx, "/")
+	if anim := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst")).animationName`); anim != "none" {
+		t.Errorf("prefers-reduced-motion: animation %q", anim)
+	}
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3 && document.cookie.includes("_demo_ads=1")`)
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.beforeWithdrawal = true`))
+	click(t, ctx, "button[data-consentry-open]")
+	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
+	browsertest.WaitFor(t, ctx, "the reload", `!window.beforeWithdrawal && document.readyState == "complete" && window.Consentry`)
+	s := state(t, ctx)
+	if strings.Contains(s.Cookies, "_demo_ads") || strings.Contains(s.Cookies, "_demo_analytics") || len(s.Ran) != 0 || s.Banner {
+		t.Fatalf("after withdrawal and reload: %+v", s)
+	}
+	if got := b.decisions(t); len(got) != 2 || !strings.HasPrefix(got[1], "withdraw ") {
+		t.Fatalf("ledger: %v", got)
 	}
 }

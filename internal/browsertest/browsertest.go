@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,6 +34,11 @@ type Options struct {
 	GPC bool
 	// Dark asks for prefers-color-scheme: dark.
 	Dark bool
+	// ReducedMotion asks for prefers-reduced-motion: reduce.
+	ReducedMotion bool
+	// Init is JavaScript run in every page before its own scripts (to take a browser
+	// feature away, for example).
+	Init string
 }
 
 // Path is the Chromium binary: $CONSENTRY_CHROMIUM, else chromium on PATH.
@@ -90,23 +96,36 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 	ctx, cancelCtx := chromedp.NewContext(alloc)
 	cancel := func() { cancelCtx(); cancelAlloc() }
 	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate("about:blank")}
+	var init []string
 	if o.GPC {
+		init = append(init, `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})`)
 		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
 				return err
 			}
-			if _, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Sec-GPC": "1"}}); err != nil {
-				return err
-			}
-			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
-				Source: `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})`})
+			_, err := cdp.Call(ctx, tg, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Sec-GPC": "1"}})
 			return err
 		}))
 	}
-	if o.Dark {
+	if o.Init != "" {
+		init = append(init, o.Init)
+	}
+	for _, src := range init {
 		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
-				Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+			_, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+			return err
+		}))
+	}
+	var media []*emulation.MediaFeature
+	if o.Dark {
+		media = append(media, &emulation.MediaFeature{Name: "prefers-color-scheme", Value: "dark"})
+	}
+	if o.ReducedMotion {
+		media = append(media, &emulation.MediaFeature{Name: "prefers-reduced-motion", Value: "reduce"})
+	}
+	if media != nil {
+		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: media})
 			return err
 		}))
 	}
@@ -140,12 +159,20 @@ func Eval[T any](t testing.TB, ctx context.Context, js string) T {
 	return v
 }
 
-// WaitFor polls a JavaScript expression until it is truthy.
+// WaitFor polls a JavaScript expression until it is truthy, also across a navigation
+// (a reload the page makes itself).
 func WaitFor(t testing.TB, ctx context.Context, what, js string) {
 	t.Helper()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(15*time.Second)))
-	if err != nil {
-		t.Fatalf("waiting for %s (%s): %v", what, js, err)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "navigated or closed") || time.Now().After(deadline) {
+			t.Fatalf("waiting for %s (%s): %v", what, js, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -162,4 +189,21 @@ func Screenshot(t testing.TB, ctx context.Context, path string) {
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Cookie returns the browser's cookie name for url, with its attributes; nil if none.
+func Cookie(t testing.TB, ctx context.Context, url, name string) *network.Cookie {
+	t.Helper()
+	res, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) (network.GetCookiesResult, error) {
+		return cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
 }

@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 
-.PHONY: run test build lint schema-check bench bench-consent clickhouse-start clickhouse-stop fuzz
+.PHONY: run test build lint schema-check bench bench-consent bench-banner clickhouse-start clickhouse-stop fuzz
 
 run: ## ClickHouse + the service with sites.example.yaml on 127.0.0.1:8080
 	scripts/run.sh
@@ -28,11 +28,15 @@ bench: ## load benchmark: full pipeline vs a bare Fiber handler (wrk, 127.0.0.1)
 bench-consent: ## consent ledger: durable decisions/s, p50/p99, collect with vs without receipts
 	bench/consent.sh
 
+bench-banner: ## the banner's first visit in headless Chromium vs vanilla-cookieconsent: size, script time, visible, DOM, CLS
+	bench/banner.sh
+
 fuzz: ## run each fuzz test for 30s
 	go test -run '^$$' -fuzz FuzzParseBeacon -fuzztime 30s ./collector/
 	go test -run '^$$' -fuzz FuzzScrubURL -fuzztime 30s ./collector/
 	go test -run '^$$' -fuzz FuzzParseDecision -fuzztime 30s ./consent/
 	go test -run '^$$' -fuzz FuzzVerifyReceipt -fuzztime 30s ./consent/
+	go test -run '^$$' -fuzz FuzzChooseLanguage -fuzztime 30s ./banner/
 
 clickhouse-start:
 	scripts/clickhouse.sh start

@@ -17,7 +17,7 @@ import (
 	"github.com/consentry/consentry/consent"
 )
 
-func exampleBanners(t *testing.T) *Banners {
+func exampleBanners(t testing.TB) *Banners {
 	t.Helper()
 	sites, err := consent.LoadSites("../sites.example.yaml")
 	if err != nil {
@@ -237,4 +237,20 @@ sites:
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+}
+
+// Languages come from the page (lang) and the browser (Accept-Language): untrusted
+// input. Any of it must give one of the site's offered languages, never an error.
+func FuzzChooseLanguage(f *testing.F) {
+	bs := exampleBanners(f)
+	for _, seed := range [][2]string{{"", ""}, {"fr", ""}, {"", "de-AT,de;q=0.9,*;q=0.1"}, {"zh-Hant-TW", "ja"}, {"x-klingon", "q=;;,"}, {"en-US-u-ca-buddhist", "en-GB;q=2"}} {
+		f.Add(seed[0], seed[1])
+	}
+	offered := bs.Languages("shop")
+	f.Fuzz(func(t *testing.T, lang, accept string) {
+		b, ok, err := bs.Choose("shop", lang, accept)
+		if err != nil || !ok || b == nil || !slices.Contains(offered, b.Lang) {
+			t.Fatalf("lang %q, Accept-Language %q: %v %v %v", lang, accept, b, ok, err)
+		}
+	})
 }

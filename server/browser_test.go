@@ -224,6 +224,12 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all none necessary" {
 		t.Fatalf("ledger: %v", got)
 	}
+	// The row says which banner, in which language, the visitor saw.
+	en, _ := b.banners.Bundle("demo", "en")
+	var version, lang string
+	if err := b.conn.QueryRow(context.Background(), `SELECT banner_version, lang FROM consents FINAL WHERE site = 'demo'`).Scan(&version, &lang); err != nil || version != en.Version || lang != "en" {
+		t.Errorf("banner_version %q lang %q, want %q en (%v)", version, lang, en.Version, err)
+	}
 	cookie := browsertest.Cookie(t, ctx, b.page, "consentry")
 	exp := eval[float64](t, ctx, `JSON.parse(atob(document.cookie.match(/consentry=[^.]*\.([^.;]*)/)[1].replace(/-/g, "+").replace(/_/g, "/"))).exp`)
 	if cookie == nil || cookie.SameSite != "Lax" || cookie.Path != "/" || cookie.HTTPOnly || cookie.Domain != "127.0.0.1" || math.Abs(cookie.Expires-exp) > 5 {

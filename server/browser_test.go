@@ -72,11 +72,12 @@ type browserEnv struct {
 // newBrowserEnv serves the demo page of site "demo" and the service it embeds.
 func newBrowserEnv(t *testing.T) *browserEnv {
 	t.Helper()
-	return newBrowserEnvReload(t, false)
+	return newBrowserEnvAt(t, "", false)
 }
 
-// newBrowserEnvReload is newBrowserEnv with the site's reload_on_withdraw set.
-func newBrowserEnvReload(t *testing.T, reload bool) *browserEnv {
+// newBrowserEnvAt is newBrowserEnv with the page under a name (host, resolved by the test
+// browser to 127.0.0.1) and the site's reload_on_withdraw.
+func newBrowserEnvAt(t *testing.T, host string, reload bool) *browserEnv {
 	t.Helper()
 	browsertest.Required(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -84,6 +85,9 @@ func newBrowserEnvReload(t *testing.T, reload bool) *browserEnv {
 		t.Fatal(err)
 	}
 	page := "http://" + ln.Addr().String()
+	if host != "" {
+		page = "http://" + host + ":" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	}
 	_, conn := chtest.Open(t, true)
 	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSitesWith(page, "p1", reload)})
 	base := e.listen(t)
@@ -594,7 +598,7 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 // With reload_on_withdraw, withdrawing reloads the page so that scripts that already ran
 // stop; the category's cookies are gone first. Reduced motion: no animation.
 func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
-	b := newBrowserEnvReload(t, true)
+	b := newBrowserEnvAt(t, "", true)
 	ctx := browsertest.New(t, browsertest.Options{ReducedMotion: true})
 	b.open(t, ctx, "/")
 	if anim := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst")).animationName`); anim != "none" {
@@ -612,5 +616,40 @@ func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
 	}
 	if got := b.decisions(t); len(got) != 2 || !strings.HasPrefix(got[1], "withdraw ") {
 		t.Fatalf("ledger: %v", got)
+	}
+}
+
+// data-lang picks the banner's language over the page's and the browser's; with
+// data-cookie-domain the receipt is shared by the site's subdomains, and withdrawal
+// deletes a category's cookies set on the parent domain too.
+func TestBrowserScriptAttributesLangAndCookieDomain(t *testing.T) {
+	b := newBrowserEnvAt(t, "www.demo.test", false)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/?banner_lang=de&cookie_domain=demo.test")
+	browsertest.WaitFor(t, ctx, "the German banner", `(b => b && b.lang == "de")(document.querySelector(".cst"))`)
+	click(t, ctx, `.cst button[data-a="custom"]`)
+	click(t, ctx, `.cst-p input[data-i="2"]`)
+	click(t, ctx, `.cst-p button[data-a="save"]`)
+	browsertest.WaitFor(t, ctx, "the analytics cookie", `document.cookie.includes("_demo_analytics=1")`)
+	for _, name := range []string{"consentry", "_demo_analytics"} {
+		if c := browsertest.Cookie(t, ctx, b.page, name); c == nil || c.Domain != ".demo.test" {
+			t.Errorf("%s must be set on .demo.test: %+v", name, c)
+		}
+	}
+	if c := browsertest.Cookie(t, ctx, strings.Replace(b.page, "www.", "shop.", 1), "consentry"); c == nil {
+		t.Error("another subdomain of the site must see the receipt")
+	}
+	click(t, ctx, "button[data-consentry-open]")
+	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
+	browsertest.WaitFor(t, ctx, "the withdrawal", `Consentry.get() && !Consentry.has("analytics")`)
+	if c := browsertest.Cookie(t, ctx, b.page, "_demo_analytics"); c != nil {
+		t.Errorf("the analytics cookie on the parent domain must be deleted: %+v", c)
+	}
+	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,analytics; withdraw none necessary" {
+		t.Fatalf("ledger: %v", got)
+	}
+	var lang string
+	if err := b.conn.QueryRow(context.Background(), `SELECT any(lang) FROM consents FINAL WHERE site = 'demo'`).Scan(&lang); err != nil || lang != "de" {
+		t.Errorf("decisions record the banner's language: %q %v", lang, err)
 	}
 }

@@ -64,7 +64,11 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		consent, nonce, nonce, consent))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := page.Execute(w, map[string]string{"Site": h.site, "Consent": consent, "Nonce": nonce, "Lang": lang}); err != nil {
+	// ?banner_lang= and ?cookie_domain= become the script tag's data-lang and
+	// data-cookie-domain, to try them.
+	q := r.URL.Query()
+	if err := page.Execute(w, map[string]string{"Site": h.site, "Consent": consent, "Nonce": nonce, "Lang": lang,
+		"BannerLang": q.Get("banner_lang"), "CookieDomain": q.Get("cookie_domain")}); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
 }

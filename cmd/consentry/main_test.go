@@ -98,7 +98,8 @@ func TestMigrateCommandTwice(t *testing.T) {
 }
 
 // buildBinary builds cmd/consentry the way the README says, into a temp dir.
-// serveLogs collects a server process's log; done closes when the process closes it.
+// serveLogs collects a server process's log; done closes when the process closes it
+// (read it to done before cmd.Wait, which closes the pipe).
 type serveLogs struct {
 	mu   sync.Mutex
 	b    bytes.Buffer
@@ -213,10 +214,11 @@ func TestSIGTERMWithFullQueueLosesNothing(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// Read the log to its end before Wait, which closes the pipe and would lose its last lines.
+	<-logs.done
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit: %v\n%s", err, logs.String())
 	}
-	<-logs.done
 	conn, err := schema.Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)

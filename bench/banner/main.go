@@ -78,8 +78,11 @@ type sample struct {
 	Requests int     `json:"requests"`
 	ScriptMS float64 `json:"-"`
 	// EvalMS is the main-thread time of the banner's own scripts, from a trace:
-	// EvaluateScript and FunctionCall events (listeners, timers) of their URLs.
+	// EvaluateScript and FunctionCall events (listeners, timers) of their URLs; EvalCPU
+	// the same events' thread CPU time, which leaves out the time the thread waited
+	// (descheduled on this shared machine, or blocked on a synchronous IPC).
 	EvalMS  float64 `json:"-"`
+	EvalCPU float64 `json:"-"`
 	StyleMS float64 `json:"-"` // style recalculation and layout
 	TaskMS  float64 `json:"-"` // all main-thread work
 	// Timeline, ms after navigation start: the page's response end, DOMContentLoaded, the
@@ -167,7 +170,7 @@ func run() error {
 				}
 			}
 		}
-		a.EvalMS, b.EvalMS = at.EvalMS, bt.EvalMS
+		a.EvalMS, b.EvalMS, a.EvalCPU, b.EvalCPU = at.EvalMS, bt.EvalMS, at.EvalCPU, bt.EvalCPU
 		fcp, err := firstPaint(browser, base+"/bare.html")
 		if err != nil {
 			return fmt.Errorf("/bare.html: %w", err)
@@ -202,8 +205,9 @@ var breakdown = flag.Bool("breakdown", false, "print what ran inside each banner
 type traceEvent struct {
 	Name string  `json:"name"`
 	Ph   string  `json:"ph"`
-	Ts   float64 `json:"ts"`  // µs
-	Dur  float64 `json:"dur"` // µs
+	Ts   float64 `json:"ts"`   // µs
+	Dur  float64 `json:"dur"`  // µs, wall time
+	TDur float64 `json:"tdur"` // µs, the thread's CPU time
 	Tid  int     `json:"tid"`
 	Args struct {
 		Data struct {
@@ -309,6 +313,7 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 		if (te.Name == "EvaluateScript" || te.Name == "FunctionCall") && ownScript(te.Args.Data.URL) {
 			own = append(own, te)
 			s.EvalMS += te.Dur / 1000
+			s.EvalCPU += te.TDur / 1000
 		}
 	}
 	if *breakdown {
@@ -324,7 +329,7 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 		}
 		fmt.Fprintf(os.Stderr, "%s: own %.1f ms; inside: %v; events: ", url, s.EvalMS, inside)
 		for _, o := range own {
-			fmt.Fprintf(os.Stderr, "%s %.1f ", o.Name, o.Dur/1000)
+			fmt.Fprintf(os.Stderr, "%s %.1f/%.1f cpu ", o.Name, o.Dur/1000, o.TDur/1000)
 		}
 		fmt.Fprintln(os.Stderr)
 	}
@@ -378,6 +383,8 @@ func report(ours, theirs int, us, them []sample, floor []float64) error {
 	row("requests besides the page", float64(median(pick(us, req))), float64(median(pick(them, req))), "")
 	script := func(s sample) float64 { return s.EvalMS }
 	row("banner script time (trace, by URL)", median(pick(us, script)), median(pick(them, script)), "ms")
+	cpu := func(s sample) float64 { return s.EvalCPU }
+	row("  of which on the CPU (thread time)", median(pick(us, cpu)), median(pick(them, cpu)), "ms")
 	all := func(s sample) float64 { return s.ScriptMS }
 	row("all page script (ScriptDuration)", median(pick(us, all)), median(pick(them, all)), "ms")
 	for _, m := range []struct {
@@ -403,6 +410,7 @@ func report(ours, theirs int, us, them []sample, floor []float64) error {
 	fmt.Printf("%-40s %14.4f %22.4f\n", "CLS (max over loads)", slices.Max(pick(us, cls)), slices.Max(pick(them, cls)))
 	fmt.Printf("%-40s %11.1f ms (the same page without a banner: the floor here)\n", "first contentful paint, no banner", median(floor))
 	fmt.Printf("script time per load (ms): %v\n", round(pick(us, script)))
+	fmt.Printf("script CPU per load (ms):  %v\n", round(pick(us, cpu)))
 	fmt.Printf("visible per load (ms):     %v\n", round(pick(us, visible)))
 
 	var failed []error
@@ -415,7 +423,8 @@ func report(ours, theirs int, us, them []sample, floor []float64) error {
 	check(fmt.Sprintf("JS+CSS gzip <= %d B (%d B)", maxGzipBytes, ours), ours <= maxGzipBytes)
 	check(fmt.Sprintf("first layer <= %d DOM nodes (%d)", maxNodes, median(pick(us, elems))), median(pick(us, elems)) <= maxNodes)
 	check("CLS 0", slices.Max(pick(us, cls)) == 0)
-	check(fmt.Sprintf("script <= %.0f ms (%.1f)", maxScriptMS, median(pick(us, script))), median(pick(us, script)) <= maxScriptMS)
+	check(fmt.Sprintf("script <= %.0f ms, wall (%.1f)", maxScriptMS, median(pick(us, script))), median(pick(us, script)) <= maxScriptMS)
+	check(fmt.Sprintf("script <= %.0f ms, CPU (%.1f)", maxScriptMS, median(pick(us, cpu))), median(pick(us, cpu)) <= maxScriptMS)
 	check(fmt.Sprintf("visible <= %.0f ms (%.1f)", maxVisibleMS, median(pick(us, visible))), median(pick(us, visible)) <= maxVisibleMS)
 	check("smaller than vanilla-cookieconsent", ours < theirs)
 	return errors.Join(failed...)

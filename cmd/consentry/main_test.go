@@ -71,6 +71,17 @@ func TestServeConfigReportsEveryErrorAtOnce(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
+	// Banner texts are checked at start too, with the flags.
+	sites := filepath.Join(t.TempDir(), "sites.yaml")
+	if err := os.WriteFile(sites, []byte("sites:\n  - {id: a, origins: [\"https://a.example\"], policy_version: v1, banner: {texts: {en: {titel: x}}}, categories: [{id: necessary, required: true}, {id: social}]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = parseServe([]string{"--sites", sites, "--banner-max-age", "0s"}, env(nil), io.Discard)
+	for _, want := range []string{"--banner-max-age (CONSENTRY_BANNER_MAX_AGE): must be a positive duration", `banner.texts.en.titel: unknown text key`, `banner.texts.en.cat.social.name: missing`, "--keys"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
 	if _, err := parseServe(nil, env(map[string]string{"CONSENTRY_QUEUE_SIZE": "many"}), io.Discard); err == nil || !strings.Contains(err.Error(), `CONSENTRY_QUEUE_SIZE="many"`) {
 		t.Errorf("bad env value not named: %v", err)
 	}

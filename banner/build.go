@@ -42,11 +42,29 @@ const placeholder = "__CONSENTRY__"
 // maxText bounds one banner text from the sites file.
 const maxText = 1000
 
-// Bundle is one built banner: a site in one language.
+// Signal is the privacy signal the server saw on the request for the script: bit 1 DNT,
+// bit 2 GPC. A browser that sends the header without the matching navigator property
+// gets a build that knows it, so it is not asked either.
+type Signal uint8
+
+// SignalOf gives the Signal of a request's DNT and Sec-GPC headers.
+func SignalOf(dnt, gpc bool) Signal {
+	var s Signal
+	if dnt {
+		s |= 1
+	}
+	if gpc {
+		s |= 2
+	}
+	return s
+}
+
+// Bundle is one built banner: a site in one language, for one signal.
 type Bundle struct {
 	Site    string
 	Lang    string
-	Version string // hash of the content; the versioned URL's v and the decisions' banner_version
+	Signal  Signal
+	Version string // hash of the content but the signal; the versioned URL's v and the decisions' banner_version
 	Raw     []byte // minified JavaScript
 	Gzip    []byte
 	Brotli  []byte
@@ -57,10 +75,14 @@ type Bundle struct {
 // ETag is the bundle's strong entity tag for a content coding ("", "gzip" or "br"):
 // each coding is its own representation.
 func (b *Bundle) ETag(coding string) string {
-	if coding == "" {
-		return `"` + b.Version + `"`
+	tag := b.Version
+	if b.Signal != 0 {
+		tag += fmt.Sprintf("-s%d", b.Signal)
 	}
-	return `"` + b.Version + "-" + coding + `"`
+	if coding != "" {
+		tag += "-" + coding
+	}
+	return `"` + tag + `"`
 }
 
 // Banners holds every site's banner. Bundles are built on first request, once each.
@@ -76,7 +98,12 @@ type siteBanners struct {
 	site    *consent.Site
 	langs   []string // offered, the default first
 	matcher language.Matcher
-	builds  map[string]*lazyBundle
+	builds  map[variant]*lazyBundle
+}
+
+type variant struct {
+	lang   string
+	signal Signal
 }
 
 type lazyBundle struct {
@@ -223,10 +250,12 @@ func (bs *Banners) plan(s *consent.Site) (*siteBanners, error) {
 		return nil, errors.Join(errs...)
 	}
 	tags := make([]language.Tag, len(langs))
-	builds := map[string]*lazyBundle{}
+	builds := map[variant]*lazyBundle{}
 	for i, l := range langs {
 		tags[i] = language.Make(l)
-		builds[l] = &lazyBundle{}
+		for sig := range Signal(4) {
+			builds[variant{l, sig}] = &lazyBundle{}
+		}
 	}
 	return &siteBanners{site: s, langs: langs, matcher: language.NewMatcher(tags), builds: builds}, nil
 }
@@ -254,10 +283,10 @@ func (bs *Banners) Languages(site string) []string {
 	return nil
 }
 
-// Choose picks a site's bundle: the language asked for (the lang query parameter), else
-// the best match of Accept-Language, else the site's default. ok is false for an
-// unknown site.
-func (bs *Banners) Choose(site, lang, acceptLanguage string) (b *Bundle, ok bool, err error) {
+// Choose picks a site's bundle for a signal: the language asked for (the lang query
+// parameter), else the best match of Accept-Language, else the site's default. ok is
+// false for an unknown site.
+func (bs *Banners) Choose(site, lang, acceptLanguage string, sig Signal) (b *Bundle, ok bool, err error) {
 	sb := bs.sites[site]
 	if sb == nil {
 		return nil, false, nil
@@ -276,19 +305,22 @@ func (bs *Banners) Choose(site, lang, acceptLanguage string) (b *Bundle, ok bool
 			chosen = sb.langs[i]
 		}
 	}
-	b, err = bs.Bundle(site, chosen)
+	b, err = bs.Variant(site, chosen, sig)
 	return b, true, err
 }
 
-// Bundle returns the site's banner in one of its offered languages, building it on
-// first use; nil if the site or language is not offered.
-func (bs *Banners) Bundle(site, lang string) (*Bundle, error) {
+// Bundle returns the site's banner in one of its offered languages, for no signal (the
+// one versioned URLs and SRI hashes name); nil if the site or language is not offered.
+func (bs *Banners) Bundle(site, lang string) (*Bundle, error) { return bs.Variant(site, lang, 0) }
+
+// Variant is Bundle for a signal, built on first use.
+func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 	sb := bs.sites[site]
-	if sb == nil || sb.builds[lang] == nil {
+	if sb == nil || sb.builds[variant{lang, sig}] == nil {
 		return nil, nil
 	}
-	lb := sb.builds[lang]
-	lb.once.Do(func() { lb.b, lb.err = bs.build(sb.site, lang) })
+	lb := sb.builds[variant{lang, sig}]
+	lb.once.Do(func() { lb.b, lb.err = bs.build(sb.site, lang, sig) })
 	return lb.b, lb.err
 }
 
@@ -306,6 +338,7 @@ type config struct {
 	Domain  string              `json:"o"`
 	Reload  bool                `json:"r"`
 	GCM     map[string][]string `json:"g,omitempty"`
+	Signal  Signal              `json:"z,omitempty"` // seen by the server
 	Texts   map[string]string   `json:"t"`
 	Cats    []category          `json:"c"`
 	CSS     string              `json:"css"`
@@ -327,7 +360,7 @@ type vendor struct {
 	URL     string   `json:"u"`
 }
 
-func (bs *Banners) build(s *consent.Site, lang string) (*Bundle, error) {
+func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, error) {
 	c := config{
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
@@ -358,12 +391,13 @@ func (bs *Banners) build(s *consent.Site, lang string) (*Bundle, error) {
 	}
 	sum := sha256.Sum256(append([]byte(bs.code), unversioned...))
 	c.Version = hex.EncodeToString(sum[:8])
+	c.Signal = sig
 	cfg, err := json.Marshal(c)
 	if err != nil {
 		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
 	}
 	raw := []byte(strings.Replace(bs.code, placeholder, string(cfg), 1) + "\n")
-	b := &Bundle{Site: s.ID, Lang: lang, Version: c.Version, Raw: raw}
+	b := &Bundle{Site: s.ID, Lang: lang, Signal: sig, Version: c.Version, Raw: raw}
 	sri := sha512.Sum384(raw)
 	b.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(sri[:])
 	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (writeCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {

@@ -123,6 +123,14 @@ func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
 	if en, _ := bs.Bundle("shop", "en"); en.Version == b.Version {
 		t.Error("each language has its own version")
 	}
+	// The build for a request that carried GPC says so; it keeps the banner's version.
+	gpc, _ := bs.Variant("shop", "fr", SignalOf(false, true))
+	if c := configOf(t, gpc); c.Signal != 2 || gpc.Version != b.Version || gpc.ETag("br") == b.ETag("br") || bytes.Equal(gpc.Raw, b.Raw) {
+		t.Errorf("GPC variant: signal %d, version %s, etag %s", c.Signal, gpc.Version, gpc.ETag("br"))
+	}
+	if configOf(t, b).Signal != 0 || strings.Contains(string(b.Raw), `"z":`) {
+		t.Error("the plain build carries no signal")
+	}
 	t.Logf("shop/fr: %d bytes, gzip %d, brotli %d", len(b.Raw), len(b.Gzip), len(b.Brotli))
 }
 
@@ -143,15 +151,15 @@ func TestChooseLanguage(t *testing.T) {
 		{"nl", "fr", "en"},     // asked explicitly for an unoffered one: the default
 	}
 	for _, tc := range tests {
-		b, ok, err := bs.Choose("shop", tc.lang, tc.accept)
+		b, ok, err := bs.Choose("shop", tc.lang, tc.accept, 0)
 		if err != nil || !ok || b.Lang != tc.want {
 			t.Errorf("lang %q, Accept-Language %q: got %v %v %v, want %s", tc.lang, tc.accept, b, ok, err, tc.want)
 		}
 	}
-	if b, ok, _ := bs.Choose("nosuch", "", ""); ok || b != nil {
+	if b, ok, _ := bs.Choose("nosuch", "", "", 0); ok || b != nil {
 		t.Error("unknown site must not be found")
 	}
-	blog, _, _ := bs.Choose("blog", "", "")
+	blog, _, _ := bs.Choose("blog", "", "", 0)
 	if got := bs.Languages("blog"); len(got) != len(Shipped) || got[0] != "en" || blog.Lang != "en" {
 		t.Errorf("blog offers every shipped language, default first: %v", got)
 	}
@@ -198,7 +206,7 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 			t.Errorf("fr: %s is blank", k)
 		}
 	}
-	if b, _, _ := bs.Choose("club", "", "de"); b.Lang != "nl" {
+	if b, _, _ := bs.Choose("club", "", "de", 0); b.Lang != "nl" {
 		t.Errorf("an unoffered language gets the site default, got %s", b.Lang)
 	}
 }
@@ -248,7 +256,7 @@ func FuzzChooseLanguage(f *testing.F) {
 	}
 	offered := bs.Languages("shop")
 	f.Fuzz(func(t *testing.T, lang, accept string) {
-		b, ok, err := bs.Choose("shop", lang, accept)
+		b, ok, err := bs.Choose("shop", lang, accept, 0)
 		if err != nil || !ok || b == nil || !slices.Contains(offered, b.Lang) {
 			t.Fatalf("lang %q, Accept-Language %q: %v %v %v", lang, accept, b, ok, err)
 		}

@@ -12,7 +12,7 @@ import (
 
 // Banners is what the banner routes need of banner.Banners.
 type Banners interface {
-	Choose(site, lang, acceptLanguage string) (*banner.Bundle, bool, error)
+	Choose(site, lang, acceptLanguage string, sig banner.Signal) (*banner.Bundle, bool, error)
 	Languages(site string) []string
 	Bundle(site, lang string) (*banner.Bundle, error)
 }
@@ -21,10 +21,18 @@ type Banners interface {
 const immutable = "public, max-age=31536000, immutable"
 
 // bannerScript serves a site's banner in the language asked for (lang), else the best
-// match of Accept-Language, else the site's default, precompressed, with a strong ETag.
+// match of Accept-Language, else the site's default, precompressed, with a strong ETag;
+// the plain URL also carries the request's DNT and GPC signals into the script.
 // Any page may load it (with SRI, crossorigin="anonymous" needs the CORS header).
 func (s *server) bannerScript(c *fiber.Ctx) error {
-	b, ok, err := s.deps.Banners.Choose(c.Params("site"), c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage))
+	// A versioned URL (v) is pinned, perhaps by an SRI hash: always the same bytes. The
+	// plain URL tells the script which privacy signals the request carried.
+	versioned := c.Query("v") != ""
+	var sig banner.Signal
+	if !versioned {
+		sig = banner.SignalOf(dnt(c), gpc(c))
+	}
+	b, ok, err := s.deps.Banners.Choose(c.Params("site"), c.Query("lang"), c.Get(fiber.HeaderAcceptLanguage), sig)
 	if err != nil {
 		return fmt.Errorf("banner %s: %w", c.Params("site"), err)
 	}
@@ -34,8 +42,12 @@ func (s *server) bannerScript(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 	c.Set("Timing-Allow-Origin", "*") // sites' own performance monitoring may see its size and timing
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language")
-	if c.Query("v") == b.Version {
+	if versioned {
+		c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language")
+	} else {
+		c.Set(fiber.HeaderVary, "Accept-Encoding, Accept-Language, DNT, Sec-GPC")
+	}
+	if versioned && c.Query("v") == b.Version {
 		c.Set(fiber.HeaderCacheControl, immutable)
 	} else {
 		c.Set(fiber.HeaderCacheControl, fmt.Sprintf("public, max-age=%d", int(s.cfg.BannerMaxAge.Seconds())))

@@ -44,7 +44,7 @@ func TestBannerScriptCachingAndEncodings(t *testing.T) {
 			}
 			for k, v := range map[string]string{
 				"Cache-Control": tc.cache, "ETag": fr.ETag(tc.coding), "Content-Type": "text/javascript; charset=utf-8",
-				"Access-Control-Allow-Origin": "*", "Timing-Allow-Origin": "*", "Vary": "Accept-Encoding, Accept-Language", "X-Content-Type-Options": "nosniff",
+				"Access-Control-Allow-Origin": "*", "Timing-Allow-Origin": "*", "X-Content-Type-Options": "nosniff",
 			} {
 				if got := resp.Header.Get(k); got != v {
 					t.Errorf("%s: %q, want %q", k, got, v)
@@ -59,7 +59,17 @@ func TestBannerScriptCachingAndEncodings(t *testing.T) {
 	if resp, _ := get("/s/nosuch/banner.js", nil); resp.StatusCode != 404 || resp.Header.Get("X-Consentry-Reason") == "" {
 		t.Errorf("unknown site: %d %v", resp.StatusCode, resp.Header)
 	}
-	resp, body := get("/s/news/banner.js", hdr{"Accept-Language": "ja"})
+	// The plain URL tells the script the signals the request carried; a versioned one
+	// (pinned, maybe by SRI) never varies.
+	resp, body := get("/s/news/banner.js", hdr{"Accept-Language": "fr", "Sec-GPC": "1", "DNT": "1"})
+	if !strings.Contains(string(body), `"z":3`) || resp.Header.Get("Vary") != "Accept-Encoding, Accept-Language, DNT, Sec-GPC" || resp.Header.Get("ETag") == fr.ETag("") {
+		t.Errorf("with DNT and GPC: vary %q, etag %q, %.60s", resp.Header.Get("Vary"), resp.Header.Get("ETag"), body)
+	}
+	resp, body = get("/s/news/banner.js?lang=fr&v="+fr.Version, hdr{"Sec-GPC": "1"})
+	if string(body) != string(fr.Raw) || resp.Header.Get("Vary") != "Accept-Encoding, Accept-Language" {
+		t.Errorf("a versioned URL must not vary with the signal: vary %q", resp.Header.Get("Vary"))
+	}
+	resp, body = get("/s/news/banner.js", hdr{"Accept-Language": "ja"})
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"l":"ja"`) {
 		t.Errorf("Accept-Language ja must give the Japanese build: %.100s", body)
 	}

@@ -358,6 +358,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 	}{
 		{"dnt", browsertest.Options{DNT: true}, "dnt"},
 		{"gpc", browsertest.Options{GPC: true}, "gpc"},
+		{"gpc header only, seen by the server", browsertest.Options{GPCHeaderOnly: true}, "gpc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBrowserEnv(t)

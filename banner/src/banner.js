@@ -59,8 +59,9 @@
   };
   let prev = readCookie(); // sent back with a decision so the consent id is kept
   let R = prev && decode(prev);
-  const dnt = nav.doNotTrack == "1" || w.doNotTrack == "1";
-  const gpc = nav.globalPrivacyControl === true;
+  // The browser's signals, or the headers the server saw when it served this script.
+  const dnt = nav.doNotTrack == "1" || w.doNotTrack == "1" || !!(C.z & 1);
+  const gpc = nav.globalPrivacyControl === true || !!(C.z & 2);
   const listeners = [];
 
   const send = (b) => {

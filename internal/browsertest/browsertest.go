@@ -32,6 +32,9 @@ type Options struct {
 	// the Sec-GPC header on every request and navigator.globalPrivacyControl, which
 	// Chromium lacks natively.
 	GPC bool
+	// GPCHeaderOnly sends Sec-GPC without navigator.globalPrivacyControl, as a privacy
+	// proxy or a header-only extension does: only the server can tell the page.
+	GPCHeaderOnly bool
 	// Dark asks for prefers-color-scheme: dark.
 	Dark bool
 	// ReducedMotion asks for prefers-reduced-motion: reduce.
@@ -101,6 +104,8 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 	var init []string
 	if o.GPC {
 		init = append(init, `Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})`)
+	}
+	if o.GPC || o.GPCHeaderOnly {
 		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			if _, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{}); err != nil {
 				return err

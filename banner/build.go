@@ -1,7 +1,11 @@
 // Package banner builds and serves the consent banner: one script per site and language
-// with the site's categories, vendors and texts inlined, minified by esbuild once at
-// start, compressed once per build, with a strong ETag and an SRI hash.
+// with the site's categories, vendors and texts inlined, compressed once per build, with a
+// strong ETag and an SRI hash. The script and styles are minified from src/ into dist/ by
+// esbuild at `go generate` (a test checks dist is current), so the service carries no
+// minifier.
 package banner
+
+//go:generate go run ./internal/minify/gen
 
 import (
 	"bytes"
@@ -20,14 +24,13 @@ import (
 	"sync"
 
 	"github.com/andybalholm/brotli"
-	"github.com/evanw/esbuild/pkg/api"
 	"golang.org/x/text/language"
 
 	"github.com/consentry/consentry/consent"
 )
 
-//go:embed src/banner.js src/banner.css
-var sources embed.FS
+//go:embed dist/banner.min.js dist/banner.min.css
+var dist embed.FS
 
 //go:embed i18n/*.json
 var translations embed.FS
@@ -119,7 +122,7 @@ func New(sites *consent.Sites) (*Banners, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, css, err := minify()
+	code, css, err := minified()
 	if err != nil {
 		return nil, err
 	}
@@ -170,31 +173,21 @@ func Keys() []string {
 	return slices.Sorted(maps.Keys(texts[Shipped[0]]))
 }
 
-func minify() (code, css string, err error) {
-	js, err := sources.ReadFile("src/banner.js")
+// minified reads the generated script and styles.
+func minified() (code, css string, err error) {
+	js, err := dist.ReadFile("dist/banner.min.js")
 	if err != nil {
 		return "", "", err
 	}
-	style, err := sources.ReadFile("src/banner.css")
+	style, err := dist.ReadFile("dist/banner.min.css")
 	if err != nil {
 		return "", "", err
 	}
-	opts := api.TransformOptions{MinifyWhitespace: true, MinifyIdentifiers: true, MinifySyntax: true, Target: api.ES2020, LegalComments: api.LegalCommentsNone}
-	opts.Loader = api.LoaderJS
-	r := api.Transform(string(js), opts)
-	if len(r.Errors) > 0 {
-		return "", "", fmt.Errorf("minify banner.js: %s", r.Errors[0].Text)
-	}
-	code = strings.TrimSpace(string(r.Code))
+	code = strings.TrimSpace(string(js))
 	if strings.Count(code, placeholder) != 1 {
-		return "", "", fmt.Errorf("minify banner.js: %s must appear exactly once", placeholder)
+		return "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", placeholder)
 	}
-	opts.Loader = api.LoaderCSS
-	r = api.Transform(string(style), opts)
-	if len(r.Errors) > 0 {
-		return "", "", fmt.Errorf("minify banner.css: %s", r.Errors[0].Text)
-	}
-	return code, strings.TrimSpace(string(r.Code)), nil
+	return code, strings.TrimSpace(string(style)), nil
 }
 
 // plan checks a site's languages and texts and prepares its (unbuilt) bundles.

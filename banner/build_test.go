@@ -8,12 +8,14 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/consentry/consentry/banner/internal/minify"
 	"github.com/consentry/consentry/consent"
 )
 
@@ -261,4 +263,27 @@ func FuzzChooseLanguage(f *testing.F) {
 			t.Fatalf("lang %q, Accept-Language %q: %v %v %v", lang, accept, b, ok, err)
 		}
 	})
+}
+
+// dist/ is what esbuild makes of src/ now: nobody edits it by hand or forgets to
+// regenerate it.
+func TestDistIsMinifiedFromSources(t *testing.T) {
+	js, err := os.ReadFile("src/banner.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css, err := os.ReadFile("src/banner.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsMin, cssMin, err := minify.Sources(js, css)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"dist/banner.min.js": jsMin, "dist/banner.min.css": cssMin} {
+		got, err := os.ReadFile(name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s is not esbuild's output of src/ (%v): run go generate ./banner", name, err)
+		}
+	}
 }

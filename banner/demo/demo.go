@@ -9,9 +9,10 @@ import (
 	"embed"
 	"encoding/base64"
 	"fmt"
-	"html/template"
+	"html"
 	"io/fs"
 	"net/http"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/text/language"
@@ -22,8 +23,6 @@ var pageHTML string
 
 //go:embed static
 var static embed.FS
-
-var page = template.Must(template.New("page").Parse(pageHTML))
 
 // Handler serves the demo page for one site at every path but /static/.
 type Handler struct {
@@ -65,10 +64,15 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	// ?banner_lang= and ?cookie_domain= become the script tag's data-lang and
-	// data-cookie-domain, to try them.
+	// data-cookie-domain, to try them. Plain replacement with escaping, not html/template,
+	// whose reflection would keep every method of every type in the service's binary.
 	q := r.URL.Query()
-	if err := page.Execute(w, map[string]string{"Site": h.site, "Consent": consent, "Nonce": nonce, "Lang": lang,
-		"BannerLang": q.Get("banner_lang"), "CookieDomain": q.Get("cookie_domain")}); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	attrs := ""
+	for attr, param := range map[string]string{"data-lang": "banner_lang", "data-cookie-domain": "cookie_domain"} {
+		if v := q.Get(param); v != "" {
+			attrs += " " + attr + `="` + html.EscapeString(v) + `"`
+		}
 	}
+	_, _ = strings.NewReplacer("{{SITE}}", html.EscapeString(h.site), "{{CONSENT}}", html.EscapeString(consent),
+		"{{NONCE}}", nonce, "{{LANG}}", html.EscapeString(lang), "{{ATTRS}}", attrs).WriteString(w, pageHTML)
 }

@@ -1,0 +1,36 @@
+// Package minify turns the banner's readable sources into what is served, with esbuild.
+// It runs at `go generate ./banner` and in banner's tests (which check that the committed
+// output is current), never in the service: the binary carries no minifier.
+package minify
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/evanw/esbuild/pkg/api"
+)
+
+// Sources minifies the banner script and its styles.
+func Sources(js, css []byte) (jsMin, cssMin []byte, err error) {
+	opts := api.TransformOptions{MinifyWhitespace: true, MinifyIdentifiers: true, MinifySyntax: true, Target: api.ES2020, LegalComments: api.LegalCommentsNone}
+	if jsMin, err = transform(js, api.LoaderJS, opts); err != nil {
+		return nil, nil, fmt.Errorf("banner.js: %w", err)
+	}
+	if cssMin, err = transform(css, api.LoaderCSS, opts); err != nil {
+		return nil, nil, fmt.Errorf("banner.css: %w", err)
+	}
+	return jsMin, cssMin, nil
+}
+
+func transform(src []byte, loader api.Loader, opts api.TransformOptions) ([]byte, error) {
+	opts.Loader = loader
+	r := api.Transform(string(src), opts)
+	if len(r.Errors) > 0 {
+		m := r.Errors[0]
+		if m.Location != nil {
+			return nil, fmt.Errorf("line %d: %s", m.Location.Line, m.Text)
+		}
+		return nil, fmt.Errorf("%s", m.Text)
+	}
+	return []byte(strings.TrimSpace(string(r.Code)) + "\n"), nil
+}

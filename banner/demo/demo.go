@@ -45,6 +45,7 @@ func New(site, consentURL string) *Handler {
 // SetConsentURL points the page at another Consentry service (tests restart it).
 func (h *Handler) SetConsentURL(u string) { h.consent.Store(u) }
 
+// ServeHTTP serves the page and its static files.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {

@@ -11,10 +11,10 @@
   const T = C.t;
   const cats = C.c;
   const nonce = ds.nonce || me.nonce;
-  const dataLayer = (w.dataLayer = w.dataLayer || []);
-  // gtag.js reads arguments objects, not arrays.
+  // gtag.js reads arguments objects, not arrays. Only sites with Consent Mode call it, so
+  // other pages get no dataLayer.
   function gtag() {
-    dataLayer.push(arguments);
+    (w.dataLayer = w.dataLayer || []).push(arguments);
   }
   const granted = (id) => {
     const i = cats.findIndex((c) => c.i == id);
@@ -133,7 +133,7 @@
     pageview();
     const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
     withdrawn.forEach(clean);
-    const state = api_.get();
+    const state = consentry.get();
     listeners.forEach((f) => f(state));
     if (withdrawn.length && C.r) location.reload();
   };
@@ -270,7 +270,7 @@
     }
   }
 
-  const api_ = (w.Consentry = {
+  const consentry = (w.Consentry = {
     open,
     get: () => (R ? Object.fromEntries(cats.map((c) => [c.i, granted(c.i)])) : null),
     has: granted,

@@ -2,11 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +31,7 @@ import (
 // The banner in a real headless Chromium, on the demo page (served under a strict CSP),
 // against the real Fiber app and ClickHouse.
 
-const browserSites = `
+const browserSitesYAML = `
 sites:
   - id: demo
     origins: ["PAGE_ORIGIN"]
@@ -69,41 +71,53 @@ type browserEnv struct {
 	demo *demo.Handler
 }
 
-// newBrowserEnv serves the demo page of site "demo" and the service it embeds.
-func newBrowserEnv(t *testing.T) *browserEnv {
-	t.Helper()
-	return newBrowserEnvAt(t, "", false)
+// browserEnvOptions vary the demo page's setup; the zero value is plain http on 127.0.0.1.
+type browserEnvOptions struct {
+	host   string // the page's host name (the test browser resolves *.demo.test to 127.0.0.1)
+	reload bool   // the site's reload_on_withdraw
+	tls    bool   // page and service over https, with httptest's self-signed certificate
 }
 
-// newBrowserEnvAt is newBrowserEnv with the page under a name (host, resolved by the test
-// browser to 127.0.0.1) and the site's reload_on_withdraw.
-func newBrowserEnvAt(t *testing.T, host string, reload bool) *browserEnv {
+// newBrowserEnv serves the demo page of site "demo" and the service it embeds.
+func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 	t.Helper()
 	browsertest.Required(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var d *demo.Handler
+	pages := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.ServeHTTP(w, r) }))
+	scheme := "http"
+	if o.tls {
+		pages.StartTLS()
+		scheme = "https"
+	} else {
+		pages.Start()
 	}
-	page := "http://" + ln.Addr().String()
-	if host != "" {
-		page = "http://" + host + ":" + fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	t.Cleanup(pages.Close)
+	host := "127.0.0.1"
+	if o.host != "" {
+		host = o.host
 	}
+	page := fmt.Sprintf("%s://%s:%d", scheme, host, pages.Listener.Addr().(*net.TCPAddr).Port)
 	_, conn := chtest.Open(t, true)
-	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSitesWith(page, "p1", reload)})
-	base := e.listen(t)
-	d := demo.New("demo", base)
-	srv := &http.Server{Handler: d}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
+	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSites(page, "p1", o)})
+	var base string
+	if o.tls {
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", pages.TLS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = e.app.Listener(ln) }()
+		t.Cleanup(func() { _ = e.app.Shutdown() })
+		base = "https://" + ln.Addr().String()
+	} else {
+		base = e.listen(t)
+	}
+	d = demo.New("demo", base)
 	return &browserEnv{env: e, page: page, base: base, demo: d}
 }
 
-func browserSitesFor(page, policy string) string {
-	return browserSitesWith(page, policy, false)
-}
-
-func browserSitesWith(page, policy string, reload bool) string {
-	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(reload)).Replace(browserSites)
+// browserSites is the test site served at page under a policy version.
+func browserSites(page, policy string, o browserEnvOptions) string {
+	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(o.reload)).Replace(browserSitesYAML)
 }
 
 // open loads the demo page and waits for the banner script to have started.
@@ -186,7 +200,7 @@ func click(t *testing.T, ctx context.Context, sel string) {
 }
 
 func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	s := state(t, ctx)
@@ -262,7 +276,7 @@ func TestBrowserAcceptAllRunsBlockedContentInOrder(t *testing.T) {
 }
 
 func acceptAll(t *testing.T, init string) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{Init: init})
 	b.open(t, ctx, "/shop?utm_source=news")
 	click(t, ctx, `.cst button[data-a="accept"]`)
@@ -300,7 +314,7 @@ func (b *browserEnv) countEvents(t *testing.T, typ string) int {
 }
 
 func TestBrowserCustomizeThenWithdraw(t *testing.T) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	click(t, ctx, `.cst button[data-a="custom"]`)
@@ -361,7 +375,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 		{"gpc header only, seen by the server", browsertest.Options{GPCHeaderOnly: true}, "gpc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBrowserEnv(t)
+			b := newBrowserEnv(t, browserEnvOptions{})
 			ctx := browsertest.New(t, tc.opts)
 			b.open(t, ctx, "/")
 			browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
@@ -391,7 +405,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 }
 
 func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	click(t, ctx, `.cst button[data-a="accept"]`)
@@ -415,7 +429,7 @@ func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
 	if s := state(t, ctx); s.Banner {
 		t.Fatal("the valid receipt again: no banner")
 	}
-	bumped := newEnvWith(t, b.conn, testConfig(), envOptions{sites: browserSitesFor(b.page, "p2")})
+	bumped := newEnvWith(t, b.conn, testConfig(), envOptions{sites: browserSites(b.page, "p2", browserEnvOptions{})})
 	b.demo.SetConsentURL(bumped.listen(t))
 	b.open(t, ctx, "/")
 	if s := state(t, ctx); !s.Banner || len(s.Ran) != 0 || s.ConsentAPI != nil {
@@ -447,7 +461,7 @@ func tabTo(t *testing.T, ctx context.Context, want string, max int) {
 }
 
 func TestBrowserKeyboardOnly(t *testing.T) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	// Focus moves in right after the banner's first paint.
@@ -508,7 +522,7 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 	if dir == "" {
 		dir = "../var/screenshots"
 	}
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	for _, theme := range []string{"light", "dark"} {
 		for _, opts := range []browsertest.Options{{Dark: theme == "dark"}, {Dark: theme == "dark", GPC: true}} {
 			ctx := browsertest.New(t, opts)
@@ -563,7 +577,7 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 
 // Every shipped language renders from the page's <html lang>, with no blank or missing text.
 func TestBrowserEveryShippedLanguage(t *testing.T) {
-	b := newBrowserEnv(t)
+	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	for _, lang := range banner.Shipped {
 		data, err := os.ReadFile("../banner/i18n/" + lang + ".json")
@@ -605,7 +619,7 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 // With reload_on_withdraw, withdrawing reloads the page so that scripts that already ran
 // stop; the category's cookies are gone first. Reduced motion: no animation.
 func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
-	b := newBrowserEnvAt(t, "", true)
+	b := newBrowserEnv(t, browserEnvOptions{reload: true})
 	ctx := browsertest.New(t, browsertest.Options{ReducedMotion: true})
 	b.open(t, ctx, "/")
 	if anim := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst")).animationName`); anim != "none" {
@@ -630,7 +644,7 @@ func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
 // data-cookie-domain the receipt is shared by the site's subdomains, and withdrawal
 // deletes a category's cookies set on the parent domain too.
 func TestBrowserScriptAttributesLangAndCookieDomain(t *testing.T) {
-	b := newBrowserEnvAt(t, "www.demo.test", false)
+	b := newBrowserEnv(t, browserEnvOptions{host: "www.demo.test"})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/?banner_lang=de&cookie_domain=demo.test")
 	browsertest.WaitFor(t, ctx, "the German banner", `(b => b && b.lang == "de")(document.querySelector(".cst"))`)
@@ -658,5 +672,24 @@ func TestBrowserScriptAttributesLangAndCookieDomain(t *testing.T) {
 	var lang string
 	if err := b.conn.QueryRow(context.Background(), `SELECT any(lang) FROM consents FINAL WHERE site = 'demo'`).Scan(&lang); err != nil || lang != "de" {
 		t.Errorf("decisions record the banner's language: %q %v", lang, err)
+	}
+}
+
+// Over https, as real sites are: the receipt cookie is Secure, and everything works the same.
+func TestBrowserOverHTTPS(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{tls: true})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	if c := browsertest.Cookie(t, ctx, b.page, "consentry"); c == nil || !c.Secure || c.SameSite != "Lax" {
+		t.Errorf("receipt cookie over https: %+v", c)
+	}
+	if s := state(t, ctx); len(s.CSP) != 0 || s.Iframe != "/static/ad.html" {
+		t.Errorf("over https: %+v", s)
+	}
+	browsertest.WaitFor(t, ctx, "the pageview to leave", `performance.getEntriesByType("resource").some(r => r.name.includes("/v1/collect"))`)
+	if pv := b.pageviews(t); len(pv) != 1 {
+		t.Errorf("pageviews over https: %v", pv)
 	}
 }

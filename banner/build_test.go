@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/andybalholm/brotli"
@@ -285,5 +286,32 @@ func TestDistIsMinifiedFromSources(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("%s is not esbuild's output of src/ (%v): run go generate ./banner", name, err)
 		}
+	}
+}
+
+// Concurrent first requests build each bundle once and all get that one.
+func TestBundlesBuiltOnceUnderConcurrency(t *testing.T) {
+	bs := exampleBanners(t)
+	got := make([]*Bundle, 32)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _, err := bs.Choose("shop", "", "de-DE,de;q=0.9", SignalOf(i%2 == 0, false))
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = b
+		}()
+	}
+	wg.Wait()
+	for i, b := range got {
+		if b != got[i%2] {
+			t.Fatalf("request %d got another build of the same bundle", i)
+		}
+	}
+	if got[0] == got[1] || got[0].Signal != 1 || got[1].Signal != 0 {
+		t.Error("DNT and no signal are two bundles")
 	}
 }

@@ -386,6 +386,8 @@ func TestPrivacyNothingIdentifyingStoredOrLogged(t *testing.T) {
 	}
 	wantStatus(t, sendHTTP(t, base, http.MethodGet, "/v1/consent/me", "", hdr{"Authorization": "Bearer " + gone.Receipt, "X-Forwarded-For": ip, "User-Agent": chromeUA}), 200)
 	wantStatus(t, sendHTTP(t, base, http.MethodDelete, "/v1/consent/me", "", hdr{"Authorization": "Bearer " + gone.Receipt, "X-Forwarded-For": ip, "User-Agent": chromeUA}), 200)
+	// Loading the banner (with the visitor's headers) leaves nothing behind either.
+	wantStatus(t, sendHTTP(t, base, http.MethodGet, "/s/news/banner.js?lang="+email, "", hdr{"X-Forwarded-For": ip, "User-Agent": chromeUA, "Accept-Language": "en", "Sec-GPC": "1"}), 200)
 	// A malformed request and a DNT request must not leak either.
 	wantStatus(t, e.post(t, `{"site":"shop","type":"pageview","url":"https://shop.example/`+email+`","bogus":"`+ip+`"}`, browser(nil)), 400)
 	wantStatus(t, e.post(t, pageview("https://shop.example/"+email), browser(hdr{"DNT": "1"})), 204)

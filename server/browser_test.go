@@ -315,7 +315,8 @@ func (b *browserEnv) countEvents(t *testing.T, typ string) int {
 
 func TestBrowserCustomizeThenWithdraw(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
-	ctx := browsertest.New(t, browsertest.Options{})
+	// A page script that runs before the banner listens for its DOM event.
+	ctx := browsertest.New(t, browsertest.Options{Init: `window.domEvents = []; document.addEventListener("consentry:change", e => domEvents.push(e.detail))`})
 	b.open(t, ctx, "/")
 	click(t, ctx, `.cst button[data-a="custom"]`)
 	browsertest.WaitFor(t, ctx, "the second layer", `document.activeElement.matches(".cst-p")`)
@@ -359,6 +360,9 @@ func TestBrowserCustomizeThenWithdraw(t *testing.T) {
 	}
 	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,analytics; withdraw none necessary" {
 		t.Fatalf("ledger: %v", got)
+	}
+	if got := eval[[]map[string]bool](t, ctx, `window.domEvents`); len(got) != 2 || !got[0]["analytics"] || got[1]["analytics"] || !got[1]["necessary"] {
+		t.Errorf("consentry:change events: %v", got)
 	}
 }
 

@@ -135,6 +135,8 @@
     withdrawn.forEach(clean);
     const state = consentry.get();
     listeners.forEach((f) => f(state));
+    // For page scripts that run before this one has loaded.
+    d.dispatchEvent(new CustomEvent("consentry:change", { detail: state }));
     if (withdrawn.length && C.r) location.reload();
   };
 

@@ -372,7 +372,7 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 		cc := category{ID: cat.ID, Required: cat.Required, Name: bs.text(s, lang, "cat."+cat.ID+".name"),
 			Description: bs.text(s, lang, "cat."+cat.ID+".description"), Cookies: append([]string{}, cat.Cookies...), Vendors: []vendor{}}
 		for _, v := range cat.Vendors {
-			cc.Vendors = append(cc.Vendors, vendor{Name: v.Name, Purpose: v.Purpose, Cookies: append([]string{}, v.Cookies...), URL: v.PolicyURL})
+			cc.Vendors = append(cc.Vendors, vendor{Name: v.Name, Purpose: v.Purpose.In(lang, s.Banner.DefaultLang), Cookies: append([]string{}, v.Cookies...), URL: v.PolicyURL})
 			cc.Cookies = append(cc.Cookies, v.Cookies...)
 		}
 		c.Cats = append(c.Cats, cc)

@@ -90,6 +90,12 @@ func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
 	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads", "_gcl_*", "_fbp"}) {
 		t.Errorf("categories: %+v", c.Cats)
 	}
+	if c.Cats[2].Vendors[0].Purpose != "Statistiques de visite auto-hébergées" || c.Cats[3].Vendors[0].Purpose != "Ad conversion measurement" {
+		t.Errorf("vendor purposes in French where given, else the plain text: %+v", c.Cats[2:])
+	}
+	if de, _ := bs.Bundle("shop", "de"); configOf(t, de).Cats[2].Vendors[0].Purpose != "Self-hosted visit statistics" {
+		t.Error("a purpose without German falls back to the site default language")
+	}
 	if len(c.GCM) != 7 || !slices.Equal(c.GCM["ad_user_data"], []string{"marketing"}) {
 		t.Errorf("consent mode map: %v", c.GCM)
 	}

@@ -5,6 +5,7 @@ package consent
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -67,10 +68,46 @@ type Category struct {
 
 // Vendor is a third party behind a category, as the banner's second layer lists it.
 type Vendor struct {
-	Name      string   `yaml:"name" json:"name"`
-	Purpose   string   `yaml:"purpose" json:"purpose"`
-	Cookies   []string `yaml:"cookies" json:"cookies,omitempty"`
-	PolicyURL string   `yaml:"policy_url" json:"policy_url"`
+	Name      string    `yaml:"name" json:"name"`
+	Purpose   Localized `yaml:"purpose" json:"purpose"`
+	Cookies   []string  `yaml:"cookies" json:"cookies,omitempty"`
+	PolicyURL string    `yaml:"policy_url" json:"policy_url"`
+}
+
+// Localized is a text in one language (a plain string in the sites file, kept under the
+// key "") or per language ({en: …, fr: …}).
+type Localized map[string]string
+
+// UnmarshalYAML takes a string or a map of language tags to strings.
+func (l *Localized) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*l = Localized{"": n.Value}
+		return nil
+	}
+	m := map[string]string{}
+	if err := n.Decode(&m); err != nil {
+		return fmt.Errorf("line %d: a text, or a map of language tags to texts", n.Line)
+	}
+	*l = m
+	return nil
+}
+
+// MarshalJSON writes a plain text as a string, as the sites file had it.
+func (l Localized) MarshalJSON() ([]byte, error) {
+	if v, ok := l[""]; ok && len(l) == 1 {
+		return json.Marshal(v)
+	}
+	return json.Marshal(map[string]string(l))
+}
+
+// In returns the text for lang, else for fallback, else the plain one.
+func (l Localized) In(lang, fallback string) string {
+	for _, k := range []string{lang, fallback, ""} {
+		if v := l[k]; v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // Banner is how a site's consent banner looks and behaves; banner texts are checked
@@ -366,8 +403,13 @@ func validateBanner(b *Banner, cats []Category, fail func(field, format string, 
 			if v.Name == "" || len(v.Name) > maxShortText {
 				fail(vf+".name", "is required, at most %d bytes", maxShortText)
 			}
-			if len(v.Purpose) > maxText {
-				fail(vf+".purpose", "at most %d bytes", maxText)
+			for _, lang := range slices.Sorted(maps.Keys(v.Purpose)) {
+				if lang != "" && !langPattern.MatchString(lang) {
+					fail(vf+".purpose."+lang, "must be keyed by language tags such as en or zh-CN")
+				}
+				if len(v.Purpose[lang]) > maxText {
+					fail(vf+".purpose", "at most %d bytes", maxText)
+				}
 			}
 			if err := httpURL(v.PolicyURL); err != nil {
 				fail(vf+".policy_url", "%v", err)

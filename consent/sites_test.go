@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -99,6 +100,7 @@ sites:
         vendors:
           - {name: "", purpose: "x", policy_url: "ftp://v.example"}
           - {name: Matomo, policy_url: "https://matomo.org/privacy", cookies: ["_pk_*", "*"]}
+          - {name: Plausible, policy_url: "https://plausible.io/privacy", purpose: {en: Stats, "fr FR": Statistiques}}
 `, []string{
 			`banner.policy_url: "javascript:alert(1)": must be an absolute http or https URL`,
 			`banner.default_lang: must be a language tag`,
@@ -112,7 +114,9 @@ sites:
 			`categories[1].vendors[0].name: is required`,
 			`categories[1].vendors[0].policy_url: "ftp://v.example"`,
 			`categories[1].vendors[1].cookies[1]: "*" is not a cookie name`,
+			`categories[1].vendors[2].purpose.fr FR: must be keyed by language tags`,
 		}},
+		{"vendor purpose neither text nor map", "sites:\n  - id: a\n    categories:\n      - {id: c, vendors: [{name: U, purpose: [not, text]}]}\n", []string{"f.yaml: line 4: a text, or a map of language tags to texts"}},
 		{"proof shorter than its receipt", `
 sites:
   - {id: a, origins: ["https://a.example"], policy_version: v1, consent_max_age: 200, consent_retention_days: 100, categories: [{id: c}]}
@@ -136,5 +140,23 @@ sites:
 				}
 			}
 		})
+	}
+}
+
+func TestLocalizedTextInJSONAsInTheSitesFile(t *testing.T) {
+	for _, tc := range []struct {
+		in   Localized
+		want string
+	}{
+		{Localized{"": "Stats"}, `"Stats"`},
+		{Localized{"en": "Stats", "fr": "Statistiques"}, `{"en":"Stats","fr":"Statistiques"}`},
+	} {
+		got, err := json.Marshal(tc.in)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("%v: %s %v, want %s", tc.in, got, err, tc.want)
+		}
+	}
+	if got := (Localized{"en": "Stats", "": "plain"}).In("de", "fr"); got != "plain" {
+		t.Errorf("fallback to the plain text: %q", got)
 	}
 }

@@ -321,3 +321,29 @@ func TestBundlesBuiltOnceUnderConcurrency(t *testing.T) {
 		t.Error("DNT and no signal are two bundles")
 	}
 }
+
+// BenchmarkChoose is the per-request cost of picking a built banner (the hot path of
+// GET /s/SITE/banner.js); BenchmarkBuild is what the first request of a site, language
+// and signal pays once.
+func BenchmarkChoose(b *testing.B) {
+	bs := exampleBanners(b)
+	if _, _, err := bs.Choose("shop", "", "fr-FR,fr;q=0.9,en;q=0.8", 0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := bs.Choose("shop", "", "fr-FR,fr;q=0.9,en;q=0.8", 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	bs := exampleBanners(b)
+	site := bs.sites["shop"].site
+	for b.Loop() {
+		if _, err := bs.build(site, "fr", 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -39,8 +40,9 @@ var translations embed.FS
 // of last resort for keys a site's default language lacks.
 var Shipped = []string{"en", "zh-CN", "ja", "fr", "es", "de"}
 
-// placeholder is the free identifier in banner.js that a site's config replaces.
-const placeholder = "__CONSENTRY__"
+// configIdent is the free identifier banner.js receives its config through; each build
+// writes one site's config, as JSON, in its place.
+const configIdent = "__CONSENTRY__"
 
 // maxText bounds one banner text from the sites file.
 const maxText = 1000
@@ -90,7 +92,7 @@ func (b *Bundle) ETag(coding string) string {
 
 // Banners holds every site's banner. Bundles are built on first request, once each.
 type Banners struct {
-	code  string // minified banner.js with the placeholder
+	code  string // minified banner.js, configIdent still in it
 	css   string // minified banner.css
 	texts map[string]map[string]string
 	keys  []string // text keys other than category names and descriptions
@@ -115,8 +117,8 @@ type lazyBundle struct {
 	err  error
 }
 
-// New minifies the sources and checks every site's banner texts and languages against
-// the shipped translations, reporting every problem at once.
+// New loads the minified script, styles and shipped texts, and checks every site's
+// banner texts and languages against them, reporting every problem at once.
 func New(sites *consent.Sites) (*Banners, error) {
 	texts, err := shippedTexts()
 	if err != nil {
@@ -127,7 +129,7 @@ func New(sites *consent.Sites) (*Banners, error) {
 		return nil, err
 	}
 	bs := &Banners{code: code, css: css, texts: texts, sites: map[string]*siteBanners{}}
-	for _, k := range Keys() {
+	for _, k := range slices.Sorted(maps.Keys(texts[Shipped[0]])) {
 		if !strings.HasPrefix(k, "cat.") {
 			bs.keys = append(bs.keys, k)
 		}
@@ -163,16 +165,6 @@ func shippedTexts() (map[string]map[string]string, error) {
 	return texts, nil
 }
 
-// Keys are the banner's text keys, those of the English texts; category names and
-// descriptions are keys too (cat.<id>.name, cat.<id>.description).
-func Keys() []string {
-	texts, err := shippedTexts()
-	if err != nil {
-		panic(err) // embedded at build time; TestShippedLanguagesHaveEveryKey guards them
-	}
-	return slices.Sorted(maps.Keys(texts[Shipped[0]]))
-}
-
 // minified reads the generated script and styles.
 func minified() (code, css string, err error) {
 	js, err := dist.ReadFile("dist/banner.min.js")
@@ -184,8 +176,8 @@ func minified() (code, css string, err error) {
 		return "", "", err
 	}
 	code = strings.TrimSpace(string(js))
-	if strings.Count(code, placeholder) != 1 {
-		return "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", placeholder)
+	if strings.Count(code, configIdent) != 1 {
+		return "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", configIdent)
 	}
 	return code, strings.TrimSpace(string(style)), nil
 }
@@ -389,14 +381,14 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 	if err != nil {
 		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
 	}
-	raw := []byte(strings.Replace(bs.code, placeholder, string(cfg), 1) + "\n")
+	raw := []byte(strings.Replace(bs.code, configIdent, string(cfg), 1) + "\n")
 	b := &Bundle{Site: s.ID, Lang: lang, Signal: sig, Version: c.Version, Raw: raw}
 	sri := sha512.Sum384(raw)
 	b.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(sri[:])
-	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (writeCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {
+	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {
 		return nil, fmt.Errorf("banner %s/%s: gzip: %w", s.ID, lang, err)
 	}
-	if b.Brotli, err = compress(raw, func(w *bytes.Buffer) (writeCloser, error) {
+	if b.Brotli, err = compress(raw, func(w *bytes.Buffer) (io.WriteCloser, error) {
 		// The script is ~12 KB: a 64 KB window loses nothing and allocates far less than
 		// the default 4 MB one.
 		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 16}), nil
@@ -406,12 +398,7 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 	return b, nil
 }
 
-type writeCloser interface {
-	Write([]byte) (int, error)
-	Close() error
-}
-
-func compress(raw []byte, newWriter func(*bytes.Buffer) (writeCloser, error)) ([]byte, error) {
+func compress(raw []byte, newWriter func(*bytes.Buffer) (io.WriteCloser, error)) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := newWriter(&buf)
 	if err != nil {

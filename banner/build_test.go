@@ -99,8 +99,8 @@ func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
 	if len(c.GCM) != 7 || !slices.Equal(c.GCM["ad_user_data"], []string{"marketing"}) {
 		t.Errorf("consent mode map: %v", c.GCM)
 	}
-	if strings.Contains(string(b.Raw), placeholder) || strings.Contains(string(b.Raw), "\n  ") {
-		t.Error("the placeholder must be replaced and the code minified")
+	if strings.Contains(string(b.Raw), configIdent) || strings.Contains(string(b.Raw), "\n  ") {
+		t.Error("the configIdent must be replaced and the code minified")
 	}
 	for name, packed := range map[string][]byte{"gzip": b.Gzip, "br": b.Brotli} {
 		var r io.Reader

@@ -50,7 +50,7 @@ func (s *server) bannerScript(c *fiber.Ctx) error {
 	if versioned && c.Query("v") == b.Version {
 		c.Set(fiber.HeaderCacheControl, immutable)
 	} else {
-		c.Set(fiber.HeaderCacheControl, fmt.Sprintf("public, max-age=%d", int(s.cfg.BannerMaxAge.Seconds())))
+		c.Set(fiber.HeaderCacheControl, s.bannerCache)
 	}
 	coding, body := "", b.Raw
 	switch {
@@ -114,6 +114,6 @@ func (s *server) bannerEmbed(c *fiber.Ctx) error {
 		info.Languages = append(info.Languages, embedScript{Lang: l, Src: src, Integrity: b.Integrity})
 	}
 	c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
-	c.Set(fiber.HeaderCacheControl, fmt.Sprintf("public, max-age=%d", int(s.cfg.BannerMaxAge.Seconds())))
+	c.Set(fiber.HeaderCacheControl, s.bannerCache)
 	return c.JSON(info)
 }

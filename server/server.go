@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -73,6 +74,8 @@ type server struct {
 	limiter  *rateLimiter
 	rateKey  [2]uint64
 	rejected *prometheus.CounterVec
+	// bannerCache is the Cache-Control of unversioned banner URLs and their SRI listing.
+	bannerCache string
 }
 
 // New builds the Fiber app with every route.
@@ -80,7 +83,7 @@ func New(cfg Config, deps Deps) *fiber.App {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
-	s := &server{cfg: cfg, deps: deps, log: deps.Log}
+	s := &server{cfg: cfg, deps: deps, log: deps.Log, bannerCache: fmt.Sprintf("public, max-age=%d", int(cfg.BannerMaxAge.Seconds()))}
 	var key [16]byte
 	_, _ = rand.Read(key[:])
 	s.rateKey = [2]uint64{binary.LittleEndian.Uint64(key[:8]), binary.LittleEndian.Uint64(key[8:])}

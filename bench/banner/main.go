@@ -349,11 +349,16 @@ func gzipped(url string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	return len(gzip9(body)), nil
+}
+
+// gzip9 is gzip -9, how the banners' sizes are compared.
+func gzip9(data []byte) []byte {
 	var buf bytes.Buffer
 	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	_, _ = w.Write(body)
+	_, _ = w.Write(data)
 	_ = w.Close()
-	return buf.Len(), nil
+	return buf.Bytes()
 }
 
 func median[T int | float64](xs []T) T {
@@ -469,11 +474,7 @@ func newPages(consentURL, site, vcc string, t map[string]string) (http.Handler, 
 	}
 	packed := map[string][]byte{}
 	for name, data := range files {
-		var buf bytes.Buffer
-		w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		_, _ = w.Write(data)
-		_ = w.Close()
-		packed[name] = buf.Bytes()
+		packed[name] = gzip9(data)
 	}
 	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

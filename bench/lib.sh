@@ -23,10 +23,11 @@ KEYS=var/bench/keys.json
 var/bench/consentry keys generate --if-missing --out "$KEYS" >/dev/null
 
 # start_consentry PORT SITES [flags…]: serve on a fresh database; sets $full to its pid.
+# $CONSENTRY_BIN runs another build instead of the one made above.
 start_consentry() {
   local port="$1" sites="$2"
   shift 2
-  var/bench/consentry serve --listen "127.0.0.1:$port" --clickhouse "clickhouse://127.0.0.1:$CH_PORT/$DB" \
+  "${CONSENTRY_BIN:-var/bench/consentry}" serve --listen "127.0.0.1:$port" --clickhouse "clickhouse://127.0.0.1:$CH_PORT/$DB" \
     --sites "$sites" --keys "$KEYS" --data-dir var/bench/data --trusted-proxies 127.0.0.1/32 --log-level warn "$@" 2>>var/bench/consentry.log &
   full=$!
   pids+=("$full")

@@ -167,12 +167,14 @@
     back = d.activeElement;
     const link = C.u ? ` <a href="${esc(C.u)}">${esc(T.policy)}</a>` : "";
     box = node(
-      `<div class="cst" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1"><h2 id="cst-t">${esc(T.title)}</h2>` +
+      `<div class="cst" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1" autofocus><h2 id="cst-t">${esc(T.title)}</h2>` +
         `<p id="cst-d">${esc(T.text)}${link}</p>${choices(["accept", "accept"], ["reject", "reject"], ["custom", "customize"])}</div>`
     );
-    // Focus moves in after the first paint: focusing now would force a layout inside
-    // this script, before the page could show anything.
-    requestAnimationFrame(() => setTimeout(() => box && box.focus()));
+    // autofocus moves focus in as the banner is first rendered, with the layout that
+    // rendering does anyway: focus() here would force one inside this script. The browser
+    // autofocuses once per page and not over a focused field, so after that frame focus()
+    // covers the rest.
+    requestAnimationFrame(() => setTimeout(() => box && d.activeElement != box && box.focus()));
   };
   const showNote = () => {
     if (note) return;

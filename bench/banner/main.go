@@ -378,12 +378,12 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 		done = ev
 		break
 	}
-	all, profile, err := readTrace(ctx, done.Stream)
+	tr, err := readTrace(ctx, done.Stream)
 	if err != nil {
 		return sample{}, err
 	}
 	var own []traceEvent
-	for _, te := range all {
+	for _, te := range tr.events {
 		if (te.Name == "EvaluateScript" || te.Name == "FunctionCall") && ownScript(te.Args.Data.URL) {
 			own = append(own, te)
 			s.EvalMS += te.Dur / 1000
@@ -391,56 +391,7 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 		}
 	}
 	if *breakdown {
-		// What ran inside the banner's own script events, by event name (CPU time, nested
-		// events counted in each of their parents).
-		inside := map[string]float64{}
-		for _, te := range all {
-			for _, o := range own {
-				if te.Tid == o.Tid && te.Ts >= o.Ts && te.Ts+te.Dur <= o.Ts+o.Dur && te != o {
-					inside[te.Name] += te.TDur / 1000
-
-					break
-				}
-			}
-		}
-		fmt.Fprintf(os.Stderr, "%s: loaded %q; own %.1f ms; inside (CPU ms): %v; events (wall/CPU ms): ", url, s.Resources, s.EvalMS, inside)
-		for _, o := range own {
-			fmt.Fprintf(os.Stderr, "%s %.1f/%.1f ", o.Name, o.Dur/1000, o.TDur/1000)
-		}
-		fmt.Fprintln(os.Stderr)
-		fmt.Fprintf(os.Stderr, "  sampled inside them (ms, V8 samples every %v): %s\n", sampleEvery, profile.inside(own))
-		// What else ran on this machine's cores meanwhile: other threads' tasks that
-		// overlap the banner's script events, by thread, CPU ms.
-		others := map[string]float64{}
-		for _, te := range all {
-			if te.Name != "ThreadControllerImpl::RunTask" && te.Name != "ThreadPool_RunTask" {
-				continue
-			}
-			for _, o := range own {
-				if te.Tid != o.Tid && te.Ts < o.Ts+o.Dur && te.Ts+te.Dur > o.Ts {
-					overlap := min(te.Ts+te.Dur, o.Ts+o.Dur) - max(te.Ts, o.Ts)
-					frac := 1.0
-					if te.Dur > 0 {
-						frac = overlap / te.Dur
-					}
-					others[fmt.Sprintf("%d/%s", te.Pid, threadNames[te.Tid])] += te.TDur * frac / 1000
-					if threadNames[te.Tid] == "CrBrowserMain" {
-						others[te.Args.SrcFile+":"+te.Args.SrcFunc] += te.TDur * frac / 1000
-					}
-				}
-			}
-		}
-		fmt.Fprintf(os.Stderr, "  other threads meanwhile (CPU ms): %v\n", others)
-		if len(own) > 0 {
-			// The page's main thread around the banner's script, ms from its start.
-			var line []string
-			for _, te := range all {
-				if te.Tid == own[0].Tid && te.Dur >= 300 && te.Ts > own[0].Ts-40000 && te.Ts < own[0].Ts+120000 && strings.Contains(" EvaluateScript FunctionCall ParseHTML UpdateLayoutTree Layout Paint PrePaint Commit BeginMainFrame ThreadControllerImpl::RunTask ", " "+te.Name+" ") {
-					line = append(line, fmt.Sprintf("%s@%.1f+%.1f/%.1f", te.Name, (te.Ts-own[0].Ts)/1000, te.Dur/1000, te.TDur/1000))
-				}
-			}
-			fmt.Fprintf(os.Stderr, "  main thread: %s\n", strings.Join(line, " "))
-		}
+		printBreakdown(url, s, own, tr)
 	}
 	return s, nil
 }

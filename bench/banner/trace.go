@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -33,12 +34,15 @@ type traceEvent struct {
 	} `json:"args"`
 }
 
-// threadNames names the traced threads, for --breakdown.
-var threadNames = map[int]string{}
+// trace is what a load's trace holds for the bench.
+type trace struct {
+	events  []traceEvent   // complete ("X") events
+	threads map[int]string // thread id → name
+	profile *cpuProfile    // V8's samples, with --breakdown
+}
 
-// readTrace reads a finished trace from the browser's stream: its complete ("X") events,
-// and V8's samples if the trace has them.
-func readTrace(ctx context.Context, stream cdpio.StreamHandle) ([]traceEvent, *cpuProfile, error) {
+// readTrace reads a finished trace from the browser's stream.
+func readTrace(ctx context.Context, stream cdpio.StreamHandle) (trace, error) {
 	var buf bytes.Buffer
 	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		defer cdp.Call(ctx, t, cdpio.Close, cdpio.CloseParams{Handle: stream}) //nolint:errcheck // the trace is read
@@ -54,40 +58,96 @@ func readTrace(ctx context.Context, stream cdpio.StreamHandle) ([]traceEvent, *c
 		}
 	}))
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the trace: %w", err)
+		return trace{}, fmt.Errorf("reading the trace: %w", err)
 	}
-	var trace struct {
+	var raw struct {
 		TraceEvents []json.RawMessage `json:"traceEvents"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &trace); err != nil {
-		return nil, nil, fmt.Errorf("reading the trace: %w", err)
+	if err := json.Unmarshal(buf.Bytes(), &raw); err != nil {
+		return trace{}, fmt.Errorf("reading the trace: %w", err)
 	}
-	var all []traceEvent
-	profile := newCPUProfile()
-	for _, raw := range trace.TraceEvents {
+	tr := trace{threads: map[int]string{}, profile: newCPUProfile()}
+	for _, ev := range raw.TraceEvents {
 		var te traceEvent
-		if json.Unmarshal(raw, &te) != nil {
+		if json.Unmarshal(ev, &te) != nil {
 			continue
 		}
 		switch te.Ph {
 		case "M":
 			var m struct {
-				Name string `json:"name"`
-				Tid  int    `json:"tid"`
 				Args struct {
 					Name string `json:"name"`
 				} `json:"args"`
 			}
-			if json.Unmarshal(raw, &m) == nil && m.Name == "thread_name" {
-				threadNames[m.Tid] = m.Args.Name
+			if te.Name == "thread_name" && json.Unmarshal(ev, &m) == nil {
+				tr.threads[te.Tid] = m.Args.Name
 			}
 		case "X":
-			all = append(all, te)
+			tr.events = append(tr.events, te)
 		case "P":
-			profile.add(raw)
+			tr.profile.add(ev)
 		}
 	}
-	return all, profile, nil
+	return tr, nil
+}
+
+// printBreakdown tells, on stderr, where the banner's script time went in one traced load:
+// the events inside its script events (CPU), V8's samples there (wall clock), what other
+// threads ran meanwhile (the browser's too: they share this machine's two cores), and the
+// page's main thread around the script.
+func printBreakdown(url string, s sample, own []traceEvent, tr trace) {
+	within := func(te, o traceEvent) bool { return te.Tid == o.Tid && te.Ts >= o.Ts && te.Ts+te.Dur <= o.Ts+o.Dur }
+	inside := map[string]float64{}
+	for _, te := range tr.events {
+		for _, o := range own {
+			if te != o && within(te, o) {
+				inside[te.Name] += te.TDur / 1000 // nested events count in each parent
+				break
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s: loaded %q; own %.1f ms; inside (CPU ms): %v; events (wall/CPU ms):", url, s.Resources, s.EvalMS, inside)
+	for _, o := range own {
+		fmt.Fprintf(os.Stderr, " %s %.1f/%.1f", o.Name, o.Dur/1000, o.TDur/1000)
+	}
+	fmt.Fprintf(os.Stderr, "\n  sampled inside them (ms, V8 samples every %v): %s\n", sampleEvery, tr.profile.inside(own))
+
+	// Other threads' tasks overlapping the script events, CPU ms prorated by the overlap;
+	// the browser's main thread also by where its tasks were posted from.
+	others := map[string]float64{}
+	for _, te := range tr.events {
+		if te.Name != "ThreadControllerImpl::RunTask" && te.Name != "ThreadPool_RunTask" {
+			continue
+		}
+		for _, o := range own {
+			if te.Tid == o.Tid || te.Ts >= o.Ts+o.Dur || te.Ts+te.Dur <= o.Ts {
+				continue
+			}
+			cpu := te.TDur / 1000
+			if te.Dur > 0 {
+				cpu *= (min(te.Ts+te.Dur, o.Ts+o.Dur) - max(te.Ts, o.Ts)) / te.Dur
+			}
+			others[fmt.Sprintf("%d/%s", te.Pid, tr.threads[te.Tid])] += cpu
+			if tr.threads[te.Tid] == "CrBrowserMain" {
+				others[te.Args.SrcFile+":"+te.Args.SrcFunc] += cpu
+			}
+		}
+	}
+	fmt.Fprintf(os.Stderr, "  other threads meanwhile (CPU ms): %v\n", others)
+	if len(own) == 0 {
+		return
+	}
+	// The page's main thread from 40 ms before the banner's script to 120 ms after its
+	// start: event@start+wall/CPU, ms.
+	shown := map[string]bool{"EvaluateScript": true, "FunctionCall": true, "ParseHTML": true, "UpdateLayoutTree": true, "Layout": true,
+		"PrePaint": true, "Paint": true, "Commit": true, "ThreadControllerImpl::RunTask": true}
+	var line []string
+	for _, te := range tr.events {
+		if te.Tid == own[0].Tid && shown[te.Name] && te.Dur >= 300 && te.Ts > own[0].Ts-40000 && te.Ts < own[0].Ts+120000 {
+			line = append(line, fmt.Sprintf("%s@%.1f+%.1f/%.1f", te.Name, (te.Ts-own[0].Ts)/1000, te.Dur/1000, te.TDur/1000))
+		}
+	}
+	fmt.Fprintf(os.Stderr, "  main thread: %s\n", strings.Join(line, " "))
 }
 
 // sampleEvery is V8's sampling interval in a trace with the cpu_profiler category.

@@ -452,10 +452,7 @@ func report(ours, theirs int, us, them []sample, floor []float64) error {
 	row("  of which on the CPU (thread time)", median(pick(us, cpu)), median(pick(them, cpu)), "ms")
 	all := func(s sample) float64 { return s.ScriptMS }
 	row("all page script (ScriptDuration)", median(pick(us, all)), median(pick(them, all)), "ms")
-	for _, m := range []struct {
-		name string
-		f    func(sample) float64
-	}{
+	for _, m := range []metric{
 		{"style and layout", func(s sample) float64 { return s.StyleMS }},
 		{"main-thread tasks", func(s sample) float64 { return s.TaskMS }},
 		{"page response end", func(s sample) float64 { return s.Doc }},
@@ -502,13 +499,16 @@ func report(ours, theirs int, us, them []sample, floor []float64) error {
 	return errors.Join(failed...)
 }
 
+// metric is one row of a report: a name and how to read it from a load.
+type metric struct {
+	name string
+	f    func(sample) float64
+}
+
 // compareVariant prints this build's banner against --variant's, measured in the same run.
 func compareVariant(us, variant []sample) {
 	fmt.Printf("%-40s %14s %14s %8s\n", "", "this build", "variant", "ratio")
-	for _, m := range []struct {
-		name string
-		f    func(sample) float64
-	}{
+	for _, m := range []metric{
 		{"banner script time (trace, by URL)", func(s sample) float64 { return s.EvalMS }},
 		{"  of which on the CPU (thread time)", func(s sample) float64 { return s.EvalCPU }},
 		{"banner files fetched", func(s sample) float64 { return s.Fetched }},

@@ -24,6 +24,8 @@ import (
 	"iter"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,6 +40,31 @@ import (
 
 	"github.com/consentry/consentry/internal/browsertest"
 )
+
+// minimalBanner is the least a banner script can do: add one fixed line of text when the
+// body is there, as ours does. Its times are the floor for any banner script here.
+const minimalBanner = `(() => {
+  const show = () => {
+    const el = document.createElement("div");
+    el.className = "cst";
+    el.textContent = "We use cookies. Accept or reject them.";
+    el.style.cssText = "position:fixed;left:1rem;right:1rem;bottom:1rem;padding:1rem;background:#fff;border:1px solid #888";
+    document.body.append(el);
+  };
+  document.readyState == "loading" ? addEventListener("DOMContentLoaded", show) : show();
+})();
+`
+
+// cdnHost stands for the origin vanilla-cookieconsent's files come from: its CDN host.
+const cdnHost = "{{CDN}}"
+
+// scheme is the scheme a request came in by.
+func scheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // consentHost stands for the banner's origin in our page; each load gets its own.
 const consentHost = "{{CONSENT}}"
@@ -138,21 +165,42 @@ func run() error {
 	vcc := flag.String("vcc", "scripts/browser/node_modules/vanilla-cookieconsent/dist", "vanilla-cookieconsent's dist directory")
 	loads := flag.Int("loads", 15, "cold loads of each page")
 	variantURL := flag.String("variant", "", "another Consentry service (a build of changed banner sources, say) whose banner is measured in the same run, to compare a change without the noise between runs")
+	plainHTTP := flag.Bool("plain-http", false, "serve the pages and the banners over http (by default https, as nearly every site is: self-signed, which this Chromium is told to accept)")
 	flag.Parse()
-	consent, err := url.Parse(*consentURL)
-	if err != nil {
-		return fmt.Errorf("--consent: %w", err)
-	}
-	services := map[string]*url.URL{"/ours.html": consent}
-	if *variantURL != "" {
-		if services["/variant.html"], err = url.Parse(*variantURL); err != nil {
-			return fmt.Errorf("--variant: %w", err)
-		}
-	}
 
 	texts, err := readTexts()
 	if err != nil {
 		return err
+	}
+	// The page server, and a TLS front for each Consentry service (which is meant to run
+	// behind a proxy that terminates TLS).
+	start := func(h http.Handler, ln net.Listener) *httptest.Server {
+		srv := httptest.NewUnstartedServer(h)
+		if ln != nil {
+			srv.Listener.Close()
+			srv.Listener = ln
+		}
+		if *plainHTTP {
+			srv.Start()
+		} else {
+			srv.StartTLS()
+		}
+		return srv
+	}
+	services := map[string]*url.URL{}
+	for page, service := range map[string]string{"/ours.html": *consentURL, "/variant.html": *variantURL} {
+		if service == "" {
+			continue
+		}
+		u, err := url.Parse(service)
+		if err != nil {
+			return fmt.Errorf("%s: %w", service, err)
+		}
+		front := start(httputil.NewSingleHostReverseProxy(u), nil)
+		defer front.Close()
+		if services[page], err = url.Parse(front.URL); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -162,26 +210,28 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: pages, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := start(pages, ln)
 	defer srv.Close()
-	base := "http://" + ln.Addr().String()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	// minimal.js comes from the page server itself, at a banner host of its own.
+	if services["/minimal.html"], err = url.Parse(srv.URL); err != nil {
+		return err
+	}
+	base, _ := url.Parse(srv.URL)
 	seq := 0
 	// fresh is the URL of path at a page host never loaded before (see newPages for the
 	// banner's host).
 	fresh := func(path string) string {
 		seq++
-		return fmt.Sprintf("http://l%d.shop.test:%s%s", seq, port, path)
+		return fmt.Sprintf("%s://l%d.shop.test:%s%s", base.Scheme, seq, base.Port(), path)
 	}
 
-	ours, err := gzipped(*consentURL + "/s/" + *site + "/banner.js?lang=en")
+	ours, err := gzipped(http.DefaultClient, *consentURL+"/s/"+*site+"/banner.js?lang=en")
 	if err != nil {
 		return err
 	}
 	theirs := 0
 	for _, f := range []string{"/vcc/cookieconsent.umd.js", "/vcc/cookieconsent.css", "/vcc-config.js"} {
-		n, err := gzipped(base + f)
+		n, err := gzipped(srv.Client(), srv.URL+f)
 		if err != nil {
 			return err
 		}
@@ -198,10 +248,11 @@ func run() error {
 		return fmt.Errorf("chromium: %w", err)
 	}
 	defer stop()
-	var us, them, alt []sample
+	var us, them, alt, least []sample
 	var floor []float64
 	ourURL := func(u string) bool { return strings.Contains(u, "/banner.js") }
 	theirURL := func(u string) bool { return strings.Contains(u, "/vcc") }
+	leastURL := func(u string) bool { return strings.Contains(u, "/minimal.js") }
 	type step struct {
 		into  *sample
 		url   string
@@ -211,9 +262,10 @@ func run() error {
 	for i := range *loads + 1 {
 		// Untraced loads give the timings; traced ones (tracing slows the page) give the
 		// script time by URL.
-		var a, b, v, at, bt, vt sample
+		var a, b, m, v, at, bt, mt, vt sample
 		var err error
-		steps := []step{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}}
+		steps := []step{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&m, "/minimal.html", leastURL, false},
+			{&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}, {&mt, "/minimal.html", leastURL, true}}
 		if *variantURL != "" {
 			steps = append(steps, step{&v, "/variant.html", ourURL, false}, step{&vt, "/variant.html", ourURL, true})
 		}
@@ -225,17 +277,20 @@ func run() error {
 				}
 			}
 		}
-		a.EvalMS, b.EvalMS, v.EvalMS, a.EvalCPU, b.EvalCPU, v.EvalCPU = at.EvalMS, bt.EvalMS, vt.EvalMS, at.EvalCPU, bt.EvalCPU, vt.EvalCPU
+		for _, p := range [][2]*sample{{&a, &at}, {&b, &bt}, {&m, &mt}, {&v, &vt}} {
+			p[0].EvalMS, p[0].EvalCPU = p[1].EvalMS, p[1].EvalCPU
+		}
 		fcp, err := firstPaint(browser, fresh("/bare.html"))
 		if err != nil {
 			return fmt.Errorf("/bare.html: %w", err)
 		}
 		if i > 0 { // the first round warms the browser process up
-			us, them, alt, floor = append(us, a), append(them, b), append(alt, v), append(floor, fcp)
+			us, them, least, alt, floor = append(us, a), append(them, b), append(least, m), append(alt, v), append(floor, fcp)
 		}
 	}
+	compare("the least a banner script can do (minimal.js: one fixed line)", us, least)
 	if *variantURL != "" {
-		compareVariant(us, alt)
+		compare("--variant "+*variantURL, us, alt)
 	}
 	return report(ours, theirs, us, them, floor)
 }
@@ -396,8 +451,8 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 	return s, nil
 }
 
-func gzipped(url string) (int, error) {
-	resp, err := http.Get(url)
+func gzipped(client *http.Client, url string) (int, error) {
+	resp, err := client.Get(url)
 	if err != nil {
 		return 0, err
 	}
@@ -505,9 +560,10 @@ type metric struct {
 	f    func(sample) float64
 }
 
-// compareVariant prints this build's banner against --variant's, measured in the same run.
-func compareVariant(us, variant []sample) {
-	fmt.Printf("%-40s %14s %14s %8s\n", "", "this build", "variant", "ratio")
+// compare prints our banner against another script measured in the same run.
+func compare(what string, us, other []sample) {
+	fmt.Printf("%-40s %14s %14s %8s\n", "", "consentry", "other", "ratio")
+	fmt.Printf("other: %s\n", what)
 	for _, m := range []metric{
 		{"banner script time (trace, by URL)", func(s sample) float64 { return s.EvalMS }},
 		{"  of which on the CPU (thread time)", func(s sample) float64 { return s.EvalCPU }},
@@ -517,7 +573,7 @@ func compareVariant(us, variant []sample) {
 		{"banner visible: presented (Element Timing)", func(s sample) float64 { return s.Painted }},
 		{"bytes loaded", func(s sample) float64 { return float64(s.Encoded) }},
 	} {
-		a, b := median(pick(us, m.f)), median(pick(variant, m.f))
+		a, b := median(pick(us, m.f)), median(pick(other, m.f))
 		fmt.Printf("%-40s %14.1f %14.1f %8.2f\n", m.name, a, b, b/a)
 	}
 	fmt.Println()
@@ -551,12 +607,16 @@ func newPages(services map[string]*url.URL, site, vcc string, t map[string]strin
 	body := `<main><h1>A page</h1><p>` + t["text"] + `</p><p>` + t["settings_text"] + `</p></main></body></html>`
 	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bench</title><script>` + observe + `</script>`
 	ours := head + `<script src="` + consentHost + `/s/` + site + `/banner.js" async></script></head><body>` + body
-	theirs := head + `<link rel="stylesheet" href="/vcc/cookieconsent.css"><script src="/vcc/cookieconsent.umd.js" defer></script><script src="/vcc-config.js" defer></script></head><body>` + body
+	// vanilla-cookieconsent from a CDN host, as its README's first example (jsDelivr) has
+	// it, and its configuration from the site: two hosts, as ours has.
+	theirs := head + `<link rel="stylesheet" href="` + cdnHost + `/vcc/cookieconsent.css"><script src="` + cdnHost + `/vcc/cookieconsent.umd.js" defer></script><script src="/vcc-config.js" defer></script></head><body>` + body
 	config, err := vccConfig(t)
 	if err != nil {
 		return nil, err
 	}
-	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/variant.html": []byte(ours), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
+	least := head + `<script src="` + consentHost + `/minimal.js" async></script></head><body>` + body
+	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/variant.html": []byte(ours),
+		"/minimal.html": []byte(least), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
 	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
 		data, err := os.ReadFile(filepath.Join(vcc, f))
 		if err != nil {
@@ -576,13 +636,18 @@ func newPages(services map[string]*url.URL, site, vcc string, t map[string]strin
 			return
 		}
 		w.Header().Set("Content-Type", types[filepath.Ext(r.URL.Path)])
+		w.Header().Set("Timing-Allow-Origin", "*") // minimal.js's size, seen from the page's origin
 		gz := bytes.Contains([]byte(r.Header.Get("Accept-Encoding")), []byte("gzip"))
-		if service := services[r.URL.Path]; service != nil {
-			host := service.Host
-			if label, _, ok := strings.Cut(r.Host, ".shop.test:"); ok {
-				host = label + ".consentry.test:" + service.Port()
+		label, _, named := strings.Cut(r.Host, ".shop.test:")
+		if service := services[r.URL.Path]; service != nil || r.URL.Path == "/vcc.html" {
+			if named && service != nil {
+				data = bytes.Replace(data, []byte(consentHost), []byte(service.Scheme+"://"+label+".consentry.test:"+service.Port()), 1)
 			}
-			data = bytes.Replace(data, []byte(consentHost), []byte(service.Scheme+"://"+host), 1)
+			if named && r.URL.Path == "/vcc.html" {
+				_, port, _ := strings.Cut(r.Host, ":")
+				data = bytes.ReplaceAll(data, []byte(cdnHost), []byte(scheme(r)+"://"+label+".cdn.test:"+port))
+			}
+			data = bytes.ReplaceAll(data, []byte(cdnHost), nil) // the page's own origin
 			if gz {
 				w.Header().Set("Content-Encoding", "gzip")
 				data = gzip9(data)

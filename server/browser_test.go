@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +78,9 @@ type browserEnvOptions struct {
 	host   string // the page's host name (the test browser resolves *.demo.test to 127.0.0.1)
 	reload bool   // the site's reload_on_withdraw
 	tls    bool   // page and service over https, with httptest's self-signed certificate
+	// proxied serves the service under /consentry/ of the page's own origin, as a site's
+	// reverse proxy would, and the page embeds the banner from there.
+	proxied bool
 }
 
 // newBrowserEnv serves the demo page of site "demo" and the service it embeds.
@@ -83,7 +88,14 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 	t.Helper()
 	browsertest.Required(t)
 	var d *demo.Handler
-	pages := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { d.ServeHTTP(w, r) }))
+	var proxy http.Handler
+	pages := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if proxy != nil && strings.HasPrefix(r.URL.Path, "/consentry/") {
+			http.StripPrefix("/consentry", proxy).ServeHTTP(w, r)
+			return
+		}
+		d.ServeHTTP(w, r)
+	}))
 	scheme := "http"
 	if o.tls {
 		pages.StartTLS()
@@ -111,7 +123,16 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 	} else {
 		base = e.listen(t)
 	}
-	d = demo.New("demo", base)
+	embed := base
+	if o.proxied {
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy = httputil.NewSingleHostReverseProxy(u)
+		embed = page + "/consentry"
+	}
+	d = demo.New("demo", embed)
 	return &browserEnv{env: e, page: page, base: base, demo: d}
 }
 
@@ -301,6 +322,36 @@ func acceptAll(t *testing.T, init string) {
 	}
 	if n := b.countEvents(t, "event"); n != 1 {
 		t.Errorf("tracked events: %d", n)
+	}
+}
+
+// A site may serve the banner from its own origin through a proxy: the banner then talks
+// to the service through the same prefix, and the page reaches no other host.
+func TestBrowserBannerFromTheSitesOwnOrigin(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{proxied: true})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/shop")
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	if got := b.decisions(t); len(got) != 1 || got[0] != "accept_all none necessary,preferences,analytics,marketing" {
+		t.Fatalf("ledger: %v", got)
+	}
+	browsertest.WaitFor(t, ctx, "the pageview to leave", `performance.getEntriesByType("resource").some(r => r.name.includes("/consentry/v1/collect"))`)
+	if pv := b.pageviews(t); strings.Join(pv, " ") != "/shop" {
+		t.Errorf("pageviews: %v", pv)
+	}
+	urls := eval[[]string](t, ctx, `[location.href, ...performance.getEntriesByType("resource").map(r => r.name)]`)
+	for _, u := range urls {
+		if !strings.HasPrefix(u, b.page+"/") {
+			t.Errorf("the page reached another origin than its own: %s", u)
+		}
+	}
+	if !slices.ContainsFunc(urls, func(u string) bool { return strings.HasPrefix(u, b.page+"/consentry/s/demo/banner.js") }) ||
+		!slices.ContainsFunc(urls, func(u string) bool { return u == b.page+"/consentry/v1/consent" }) {
+		t.Errorf("the banner and its decision went through the site's proxy: %v", urls)
+	}
+	if s := state(t, ctx); len(s.CSP) != 0 {
+		t.Errorf("CSP violations: %v", s.CSP)
 	}
 }
 

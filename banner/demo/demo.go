@@ -12,6 +12,7 @@ import (
 	"html"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 
@@ -32,7 +33,7 @@ type Handler struct {
 }
 
 // New returns the demo for site, loading the banner from the Consentry service at
-// consentURL (scheme://host[:port]).
+// consentURL (scheme://host[:port], and a path prefix if a proxy serves it under one).
 func New(site, consentURL string) *Handler {
 	h := &Handler{site: site, mux: http.NewServeMux()}
 	h.consent.Store(consentURL)
@@ -59,9 +60,13 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	}
 	// What the README documents for sites: the banner's host in script-src and
 	// connect-src, and a nonce for the banner's style element; no 'unsafe-inline'.
+	host := consent
+	if u, err := url.Parse(consent); err == nil {
+		host = u.Scheme + "://" + u.Host // a source with a path would match that path only
+	}
 	w.Header().Set("Content-Security-Policy", fmt.Sprintf(
 		"default-src 'self'; script-src 'self' %s 'nonce-%s'; style-src 'self' 'nonce-%s'; connect-src 'self' %s; img-src 'self'; frame-src 'self'",
-		consent, nonce, nonce, consent))
+		host, nonce, nonce, host))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	// ?banner_lang= and ?cookie_domain= become the script tag's data-lang and

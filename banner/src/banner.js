@@ -7,7 +7,9 @@
   const nav = navigator;
   const me = d.currentScript;
   const ds = me.dataset;
-  const api = new URL(me.src).origin;
+  // The service is where this script came from, under any path prefix: a site may serve
+  // it from its own origin through a proxy (https://shop.example/consentry/s/shop/banner.js).
+  const api = me.src.replace(/\/s\/[^/]+\/banner\.js([?#].*)?$/, "");
   const T = C.t;
   const cats = C.c;
   const nonce = ds.nonce || me.nonce;

@@ -206,7 +206,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	pages, err := newPages(services, *site, *vcc, texts)
+	direct, err := url.Parse(*consentURL)
+	if err != nil {
+		return fmt.Errorf("--consent: %w", err)
+	}
+	pages, err := newPages(services, httputil.NewSingleHostReverseProxy(direct), *site, *vcc, texts)
 	if err != nil {
 		return err
 	}
@@ -248,7 +252,7 @@ func run() error {
 		return fmt.Errorf("chromium: %w", err)
 	}
 	defer stop()
-	var us, them, alt, least []sample
+	var us, them, alt, least, proxied []sample
 	var floor []float64
 	ourURL := func(u string) bool { return strings.Contains(u, "/banner.js") }
 	theirURL := func(u string) bool { return strings.Contains(u, "/vcc") }
@@ -262,10 +266,10 @@ func run() error {
 	for i := range *loads + 1 {
 		// Untraced loads give the timings; traced ones (tracing slows the page) give the
 		// script time by URL.
-		var a, b, m, v, at, bt, mt, vt sample
+		var a, b, m, p, v, at, bt, mt, pt, vt sample
 		var err error
-		steps := []step{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&m, "/minimal.html", leastURL, false},
-			{&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}, {&mt, "/minimal.html", leastURL, true}}
+		steps := []step{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&m, "/minimal.html", leastURL, false}, {&p, "/proxied.html", ourURL, false},
+			{&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}, {&mt, "/minimal.html", leastURL, true}, {&pt, "/proxied.html", ourURL, true}}
 		if *variantURL != "" {
 			steps = append(steps, step{&v, "/variant.html", ourURL, false}, step{&vt, "/variant.html", ourURL, true})
 		}
@@ -277,18 +281,19 @@ func run() error {
 				}
 			}
 		}
-		for _, p := range [][2]*sample{{&a, &at}, {&b, &bt}, {&m, &mt}, {&v, &vt}} {
-			p[0].EvalMS, p[0].EvalCPU = p[1].EvalMS, p[1].EvalCPU
+		for _, s := range [][2]*sample{{&a, &at}, {&b, &bt}, {&m, &mt}, {&p, &pt}, {&v, &vt}} {
+			s[0].EvalMS, s[0].EvalCPU = s[1].EvalMS, s[1].EvalCPU
 		}
 		fcp, err := firstPaint(browser, fresh("/bare.html"))
 		if err != nil {
 			return fmt.Errorf("/bare.html: %w", err)
 		}
 		if i > 0 { // the first round warms the browser process up
-			us, them, least, alt, floor = append(us, a), append(them, b), append(least, m), append(alt, v), append(floor, fcp)
+			us, them, least, proxied, alt, floor = append(us, a), append(them, b), append(least, m), append(proxied, p), append(alt, v), append(floor, fcp)
 		}
 	}
 	compare("the least a banner script can do (minimal.js: one fixed line)", us, least)
+	compare("ours from the page's own origin (/consentry/, a reverse proxy to the service)", us, proxied)
 	if *variantURL != "" {
 		compare("--variant "+*variantURL, us, alt)
 	}
@@ -602,8 +607,9 @@ func readTexts() (map[string]string, error) {
 // Our page loads the banner from the service at a host named after the page's own first
 // label (l7.shop.test loads from l7.consentry.test), so each cold load also meets a new
 // banner host. services maps our pages to their service: /ours.html, and /variant.html
-// with --variant.
-func newPages(services map[string]*url.URL, site, vcc string, t map[string]string) (http.Handler, error) {
+// with --variant. /proxied.html embeds the banner from the page's own origin, where
+// /consentry/ goes to proxy, as a site's reverse proxy would.
+func newPages(services map[string]*url.URL, proxy http.Handler, site, vcc string, t map[string]string) (http.Handler, error) {
 	body := `<main><h1>A page</h1><p>` + t["text"] + `</p><p>` + t["settings_text"] + `</p></main></body></html>`
 	head := `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>bench</title><script>` + observe + `</script>`
 	ours := head + `<script src="` + consentHost + `/s/` + site + `/banner.js" async></script></head><body>` + body
@@ -615,8 +621,9 @@ func newPages(services map[string]*url.URL, site, vcc string, t map[string]strin
 		return nil, err
 	}
 	least := head + `<script src="` + consentHost + `/minimal.js" async></script></head><body>` + body
+	proxied := head + `<script src="/consentry/s/` + site + `/banner.js" async></script></head><body>` + body
 	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/variant.html": []byte(ours),
-		"/minimal.html": []byte(least), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
+		"/minimal.html": []byte(least), "/proxied.html": []byte(proxied), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
 	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
 		data, err := os.ReadFile(filepath.Join(vcc, f))
 		if err != nil {
@@ -629,7 +636,12 @@ func newPages(services map[string]*url.URL, site, vcc string, t map[string]strin
 		packed[name] = gzip9(data)
 	}
 	types := map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+	proxy = http.StripPrefix("/consentry", proxy)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/consentry/") {
+			proxy.ServeHTTP(w, r)
+			return
+		}
 		data, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)

@@ -325,14 +325,22 @@ func acceptAll(t *testing.T, init string) {
 	}
 }
 
+// acceptAllOn opens the demo page at path in a fresh browser and accepts all, once the
+// blocked scripts have run.
+func acceptAllOn(t *testing.T, o browserEnvOptions, path string) (*browserEnv, context.Context) {
+	t.Helper()
+	b := newBrowserEnv(t, o)
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, path)
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	return b, ctx
+}
+
 // A site may serve the banner from its own origin through a proxy: the banner then talks
 // to the service through the same prefix, and the page reaches no other host.
 func TestBrowserBannerFromTheSitesOwnOrigin(t *testing.T) {
-	b := newBrowserEnv(t, browserEnvOptions{proxied: true})
-	ctx := browsertest.New(t, browsertest.Options{})
-	b.open(t, ctx, "/shop")
-	click(t, ctx, `.cst button[data-a="accept"]`)
-	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	b, ctx := acceptAllOn(t, browserEnvOptions{proxied: true}, "/shop")
 	if got := b.decisions(t); len(got) != 1 || got[0] != "accept_all none necessary,preferences,analytics,marketing" {
 		t.Fatalf("ledger: %v", got)
 	}
@@ -732,11 +740,7 @@ func TestBrowserScriptAttributesLangAndCookieDomain(t *testing.T) {
 
 // Over https, as real sites are: the receipt cookie is Secure, and everything works the same.
 func TestBrowserOverHTTPS(t *testing.T) {
-	b := newBrowserEnv(t, browserEnvOptions{tls: true})
-	ctx := browsertest.New(t, browsertest.Options{})
-	b.open(t, ctx, "/")
-	click(t, ctx, `.cst button[data-a="accept"]`)
-	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	b, ctx := acceptAllOn(t, browserEnvOptions{tls: true}, "/")
 	if c := browsertest.Cookie(t, ctx, b.page, "consentry"); c == nil || !c.Secure || c.SameSite != "Lax" {
 		t.Errorf("receipt cookie over https: %+v", c)
 	}

@@ -751,4 +751,14 @@ func TestBrowserOverHTTPS(t *testing.T) {
 	if pv := b.pageviews(t); len(pv) != 1 {
 		t.Errorf("pageviews over https: %v", pv)
 	}
+	// Back again: on https the banner reads its receipt through cookieStore, which does not
+	// block the page, and acts on it as with document.cookie.
+	if !eval[bool](t, ctx, `isSecureContext && "cookieStore" in window`) {
+		t.Fatal("this browser offers no cookieStore on the https page: the test would not cover it")
+	}
+	b.open(t, ctx, "/")
+	browsertest.WaitFor(t, ctx, "the blocked scripts without a click", `window.demoRan.length == 3`)
+	if eval[bool](t, ctx, `!!document.querySelector(".cst")`) || !eval[bool](t, ctx, `Consentry.get().analytics === true && Consentry.has("marketing")`) {
+		t.Error("a returning visitor over https: no banner, the consent known")
+	}
 }

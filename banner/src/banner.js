@@ -48,7 +48,13 @@
 
   const name = C.k;
   const domain = ds.cookieDomain || C.o;
-  const readCookie = () => {
+  // The receipt cookie. cookieStore (https) reads it without blocking the page: reading
+  // document.cookie waits for the browser's network process.
+  const readCookie = async () => {
+    try {
+      const c = await w.cookieStore.get(name);
+      return c ? c.value : undefined;
+    } catch (e) {}
     for (const c of d.cookie.split("; ")) if (c.startsWith(name + "=")) return c.slice(name.length + 1);
   };
   // The receipt is a JWT; its claims say whether it still holds here. The server checks
@@ -59,8 +65,8 @@
       if (p.aud == C.s && p.pv == C.p && p.exp * 1e3 > Date.now()) return p;
     } catch (e) {}
   };
-  let prev = readCookie(); // sent back with a decision so the consent id is kept
-  let R = prev && decode(prev);
+  let prev; // the receipt, sent back with a decision so the consent id is kept
+  let R; // its claims
   // The browser's signals, or the headers the server saw when it served this script.
   const dnt = nav.doNotTrack == "1" || w.doNotTrack == "1" || !!(C.z & 1);
   const gpc = nav.globalPrivacyControl === true || !!(C.z & 2);
@@ -276,13 +282,13 @@
     }
   }
 
-  const consentry = (w.Consentry = {
+  const consentry = {
     open,
     get: () => (R ? Object.fromEntries(cats.map((c) => [c.i, granted(c.i)])) : null),
     has: granted,
     on: (event, f) => event == "change" && listeners.push(f),
     track: (name, props) => allowed() && send({ type: "event", name, props }),
-  });
+  };
 
   const start = () => {
     for (const m of ["pushState", "replaceState"]) {
@@ -306,5 +312,11 @@
     // The first pageview leaves after the banner is painted, off its critical path.
     requestAnimationFrame(() => setTimeout(pageview));
   };
-  d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
+  // Consentry appears once the receipt is read, so that what it says holds.
+  readCookie().then((c) => {
+    prev = c;
+    R = c && decode(c);
+    w.Consentry = consentry;
+    d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
+  });
 })(__CONSENTRY__);

@@ -1,6 +1,6 @@
-// Consentry's consent banner. banner/build.go minifies this file with esbuild once when
-// the service starts and replaces __CONSENTRY__ with one site's config in one language
-// (short keys, see build.go), so a page loads this one script and nothing else.
+// Consentry's consent banner. `go generate ./banner` minifies this file with esbuild into
+// banner/dist, and banner/build.go replaces __CONSENTRY__ there with one site's config in
+// one language (short keys, see build.go), so a page loads this one script and nothing else.
 ((C) => {
   const w = window;
   const d = document;

@@ -65,6 +65,8 @@
       if (p.aud == C.s && p.pv == C.p && p.exp * 1e3 > Date.now()) return p;
     } catch (e) {}
   };
+  // Asked now, so that the answer can come while the rest of this script runs.
+  const stored = readCookie();
   let prev; // the receipt, sent back with a decision so the consent id is kept
   let R; // its claims
   // The browser's signals, or the headers the server saw when it served this script.
@@ -313,7 +315,7 @@
     requestAnimationFrame(() => setTimeout(pageview));
   };
   // Consentry appears once the receipt is read, so that what it says holds.
-  readCookie().then((c) => {
+  stored.then((c) => {
     prev = c;
     R = c && decode(c);
     w.Consentry = consentry;

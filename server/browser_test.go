@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -322,6 +324,53 @@ func acceptAll(t *testing.T, init string) {
 	}
 	if n := b.countEvents(t, "event"); n != 1 {
 		t.Errorf("tracked events: %d", n)
+	}
+}
+
+// On a long page the first layer shows as soon as the body has begun, not when the whole
+// document has arrived; blocked content waits for the document, and the banner shows once.
+func TestBrowserBannerShowsWhileALongPageArrives(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	rest := make(chan struct{})
+	long := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, `<!doctype html><html lang="en"><head><title>long</title></head><body><p>The start of a long page.</p>`+
+			`<script src="%s/s/demo/banner.js" async></script>`, b.base)
+		w.(http.Flusher).Flush()
+		select {
+		case <-rest:
+		case <-r.Context().Done():
+			return
+		case <-time.After(20 * time.Second):
+		}
+		fmt.Fprint(w, `<script type="text/plain" data-consent="analytics">window.ran = 1</script><p>The end.</p></body></html>`)
+	}))
+	t.Cleanup(long.Close)
+	t.Cleanup(func() {
+		select {
+		case <-rest:
+		default:
+			close(rest)
+		}
+	})
+	ctx := browsertest.New(t, browsertest.Options{})
+	// Navigate without waiting for a load that cannot come yet.
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.Navigate, page.NavigateParams{URL: long.URL + "/"})
+		return err
+	}))
+	browsertest.WaitFor(t, ctx, "the banner while the page is still loading", `!!document.querySelector(".cst") && document.readyState == "loading"`)
+	close(rest)
+	browsertest.WaitFor(t, ctx, "the rest of the page", `document.readyState == "complete" && !!window.Consentry`)
+	if n := eval[int](t, ctx, `document.querySelectorAll(".cst").length`); n != 1 {
+		t.Errorf("the banner shows once, got %d", n)
+	}
+	if eval[bool](t, ctx, `!!window.ran`) {
+		t.Error("blocked content ran without a decision")
 	}
 }
 

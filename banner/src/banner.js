@@ -310,7 +310,7 @@
     });
     if (R) apply(R.g);
     else if (dnt || gpc) decide("reject_all");
-    else showBanner();
+    else if (!box) showBanner();
     // The first pageview leaves after the banner is painted, off its critical path.
     requestAnimationFrame(() => setTimeout(pageview));
   };
@@ -319,6 +319,9 @@
     prev = c;
     R = c && decode(c);
     w.Consentry = consentry;
+    // The first layer shows as soon as there is a body to put it in, even while a long page
+    // is still arriving; the rest (blocked content, pageviews) waits for the whole document.
+    if (!R && !dnt && !gpc && d.body) showBanner();
     d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
   });
 })(__CONSENTRY__);

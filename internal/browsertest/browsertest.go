@@ -179,7 +179,9 @@ func WaitFor(t testing.TB, ctx context.Context, what, js string) {
 		if err == nil {
 			return
 		}
-		if !strings.Contains(err.Error(), "navigated or closed") || time.Now().After(deadline) {
+		// A navigation replaced the page (and its JavaScript context) while polling: ask again.
+		gone := strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context")
+		if !gone || time.Now().After(deadline) {
 			t.Fatalf("waiting for %s (%s): %v", what, js, err)
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Banner benchmark (127.0.0.1 only, bounded): starts ClickHouse and the service with the
-# example sites (the shop: four categories, three vendors), then bench/banner loads a page
-# with our banner and the same page with vanilla-cookieconsent 3.1.0 from npm, configured
-# alike, in alternating cold loads in one headless Chromium, and prints size, script time,
-# time to visible, DOM nodes and CLS for both, the ratios, and the budgets.
+# example sites (the shop: four categories, three vendors), then bench/banner loads, over
+# https, a page with our banner (from its own host, and from the page's origin), the same
+# page with vanilla-cookieconsent 3.1.0 from npm configured alike, and with a one-line
+# banner script (the floor), in alternating cold loads in one headless Chromium, and prints
+# size, script time, time to visible, DOM nodes and CLS, the ratios, and the budgets.
+# See bench/README.md.
 # Usage: bench/banner.sh [cold loads of each page, default 15] [bench/banner flags…]
 # VARIANT=path/to/consentry also measures that build's banner in the same run (build it from
 # changed banner sources to compare a change without the noise between runs).

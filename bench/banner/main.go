@@ -206,6 +206,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	base := &url.URL{Scheme: "https", Host: ln.Addr().String()}
+	if *plainHTTP {
+		base.Scheme = "http"
+	}
+	// minimal.js comes from the page server itself, at a banner host of its own.
+	services["/minimal.html"] = base
 	direct, err := url.Parse(*consentURL)
 	if err != nil {
 		return fmt.Errorf("--consent: %w", err)
@@ -216,11 +222,6 @@ func run() error {
 	}
 	srv := start(pages, ln)
 	defer srv.Close()
-	// minimal.js comes from the page server itself, at a banner host of its own.
-	if services["/minimal.html"], err = url.Parse(srv.URL); err != nil {
-		return err
-	}
-	base, _ := url.Parse(srv.URL)
 	seq := 0
 	// fresh is the URL of path at a page host never loaded before (see newPages for the
 	// banner's host).

@@ -5,6 +5,8 @@ package minify
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/evanw/esbuild/pkg/api"
@@ -20,6 +22,28 @@ func Sources(js, css []byte) (jsMin, cssMin []byte, err error) {
 		return nil, nil, fmt.Errorf("banner.css: %w", err)
 	}
 	return jsMin, cssMin, nil
+}
+
+// Dist reads the sources under dir (src/banner.js, src/banner.css) and returns what
+// belongs in dir/dist, by path: what `go generate ./banner` writes and banner's tests
+// compare with the committed files.
+func Dist(dir string) (map[string][]byte, error) {
+	js, err := os.ReadFile(filepath.Join(dir, "src", "banner.js"))
+	if err != nil {
+		return nil, err
+	}
+	css, err := os.ReadFile(filepath.Join(dir, "src", "banner.css"))
+	if err != nil {
+		return nil, err
+	}
+	jsMin, cssMin, err := Sources(js, css)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{
+		filepath.Join(dir, "dist", "banner.min.js"):  jsMin,
+		filepath.Join(dir, "dist", "banner.min.css"): cssMin,
+	}, nil
 }
 
 func transform(src []byte, loader api.Loader, opts api.TransformOptions) ([]byte, error) {

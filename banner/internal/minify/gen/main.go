@@ -9,22 +9,13 @@ import (
 )
 
 func main() {
-	js, err := os.ReadFile("src/banner.js")
+	files, err := minify.Dist(".")
 	if err != nil {
 		log.Fatal(err)
 	}
-	css, err := os.ReadFile("src/banner.css")
-	if err != nil {
-		log.Fatal(err)
-	}
-	jsMin, cssMin, err := minify.Sources(js, css)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile("dist/banner.min.js", jsMin, 0o644); err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile("dist/banner.min.css", cssMin, 0o644); err != nil {
-		log.Fatal(err)
+	for name, data := range files {
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			log.Fatal(err)
+		}
 	}
 }

@@ -314,19 +314,7 @@ func firstPaint(browser context.Context, url string) (float64, error) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
 		return 0, err
 	}
-	return poll[float64](ctx, `(performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime`)
-}
-
-// poll waits for js to be truthy on the page just navigated to. In a tab that navigates
-// from site to site, the page's JavaScript context is replaced as its renderer process is:
-// a poll that started in the old one asks again.
-func poll[T any](ctx context.Context, js string) (T, error) {
-	for try := 0; ; try++ {
-		v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingInterval(10*time.Millisecond), chromedp.WithPollingTimeout(10*time.Second)))
-		if err == nil || try == 3 || !strings.Contains(err.Error(), "Cannot find context") {
-			return v, err
-		}
-	}
+	return browsertest.Poll[float64](ctx, `(performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime`, 10*time.Millisecond, 10*time.Second)
 }
 
 var freshContext = flag.Bool("fresh-context", false, "give each load a new tab in a new browser context (colder than a visitor's browser: a network context is set up per load)")
@@ -426,7 +414,7 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 	if err != nil {
 		return sample{}, err
 	}
-	if _, err := poll[chromedp.Void](ctx, `window.__m && __m.visible > 0`); err != nil {
+	if _, err := browsertest.Poll[chromedp.Void](ctx, `window.__m && __m.visible > 0`, 10*time.Millisecond, 10*time.Second); err != nil {
 		dom, _ := chromedp.Run(tab, chromedp.Evaluate[string](`JSON.stringify({vis: document.visibilityState, cst: !!document.querySelector(".cst"), m: window.__m, rects: document.querySelector(".cst") && document.querySelector(".cst").getClientRects().length})`))
 		return sample{}, fmt.Errorf("the banner never showed (%w); page: %s", err, dom)
 	}

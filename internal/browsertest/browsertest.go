@@ -173,16 +173,24 @@ func Eval[T any](t testing.TB, ctx context.Context, js string) T {
 // (a reload the page makes itself).
 func WaitFor(t testing.TB, ctx context.Context, what, js string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	if _, err := Poll[chromedp.Void](ctx, js, 20*time.Millisecond, 15*time.Second); err != nil {
+		t.Fatalf("waiting for %s (%s): %v", what, js, err)
+	}
+}
+
+// Poll evaluates js every interval until it is truthy, for up to timeout, and returns its
+// value. When a navigation replaces the page (and its JavaScript context) meanwhile, it
+// asks the new page.
+func Poll[T any](ctx context.Context, js string, interval, timeout time.Duration) (T, error) {
+	deadline := time.Now().Add(timeout)
 	for {
-		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingInterval(interval), chromedp.WithPollingTimeout(time.Until(deadline))))
 		if err == nil {
-			return
+			return v, nil
 		}
-		// A navigation replaced the page (and its JavaScript context) while polling: ask again.
 		gone := strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context")
 		if !gone || time.Now().After(deadline) {
-			t.Fatalf("waiting for %s (%s): %v", what, js, err)
+			return v, err
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

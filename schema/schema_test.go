@@ -48,18 +48,7 @@ func TestMigrationsAreIdempotentDDL(t *testing.T) {
 
 func tables(t *testing.T, conn driver.Conn) []string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		_ = rows.Scan(&n)
-		names = append(names, n)
-	}
-	return names
+	return chtest.Strings(t, conn, "SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name")
 }
 
 func TestMigrateTwiceAndConcurrently(t *testing.T) {

@@ -153,40 +153,14 @@ func (b *browserEnv) open(t *testing.T, ctx context.Context, path string) {
 // decisions lists the site's ledger rows in order: "method signal granted".
 func (b *browserEnv) decisions(t *testing.T) []string {
 	t.Helper()
-	rows, err := b.conn.Query(context.Background(), `SELECT toString(method), toString(signal), arrayStringConcat(granted, ',') FROM consents FINAL WHERE site = 'demo' ORDER BY decided_ms`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var m, s, g string
-		if err := rows.Scan(&m, &s, &g); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, m+" "+s+" "+g)
-	}
-	return out
+	return chtest.Strings(t, b.conn, `SELECT concat(toString(method), ' ', toString(signal), ' ', arrayStringConcat(granted, ',')) FROM consents FINAL WHERE site = 'demo' ORDER BY decided_ms`)
 }
 
 // pageviews drains the event queue and lists the stored pageview paths.
 func (b *browserEnv) pageviews(t *testing.T) []string {
 	t.Helper()
 	b.drain(t)
-	rows, err := b.conn.Query(context.Background(), `SELECT path FROM events WHERE site = 'demo' AND type = 'pageview' ORDER BY ts, path`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var p string
-		if err := rows.Scan(&p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
+	return chtest.Strings(t, b.conn, `SELECT path FROM events WHERE site = 'demo' AND type = 'pageview' ORDER BY ts, path`)
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {

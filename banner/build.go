@@ -75,19 +75,20 @@ type Bundle struct {
 	Brotli  []byte
 	// Integrity is the SRI hash of Raw, for <script integrity>.
 	Integrity string
+	etags     map[string]string // by content coding, made once with the bundle
 }
 
 // ETag is the bundle's strong entity tag for a content coding ("", "gzip" or "br"):
 // each coding is its own representation.
-func (b *Bundle) ETag(coding string) string {
+func (b *Bundle) ETag(coding string) string { return b.etags[coding] }
+
+// makeETags names each of the bundle's representations once, not per request.
+func (b *Bundle) makeETags() {
 	tag := b.Version
 	if b.Signal != 0 {
 		tag += fmt.Sprintf("-s%d", b.Signal)
 	}
-	if coding != "" {
-		tag += "-" + coding
-	}
-	return `"` + tag + `"`
+	b.etags = map[string]string{"": `"` + tag + `"`, "gzip": `"` + tag + `-gzip"`, "br": `"` + tag + `-br"`}
 }
 
 // Banners holds every site's banner. Bundles are built on first request, once each.
@@ -383,6 +384,7 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 	}
 	raw := []byte(strings.Replace(bs.code, configIdent, string(cfg), 1) + "\n")
 	b := &Bundle{Site: s.ID, Lang: lang, Signal: sig, Version: c.Version, Raw: raw}
+	b.makeETags()
 	sri := sha512.Sum384(raw)
 	b.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(sri[:])
 	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {

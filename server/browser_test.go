@@ -112,7 +112,7 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 	}
 	page := fmt.Sprintf("%s://%s:%d", scheme, host, pages.Listener.Addr().(*net.TCPAddr).Port)
 	_, conn := chtest.Open(t, true)
-	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSites(page, "p1", o)})
+	e := newEnvWith(t, conn, testConfig(), envOptions{sites: browserSites(page, "p1", o), flush: 100 * time.Millisecond})
 	var base string
 	if o.tls {
 		ln, err := tls.Listen("tcp", "127.0.0.1:0", pages.TLS)
@@ -156,11 +156,41 @@ func (b *browserEnv) decisions(t *testing.T) []string {
 	return chtest.Strings(t, b.conn, `SELECT concat(toString(method), ' ', toString(signal), ' ', arrayStringConcat(granted, ',')) FROM consents FINAL WHERE site = 'demo' ORDER BY decided_ms`)
 }
 
+// pageviewPaths lists the stored pageview paths.
+const pageviewPaths = `SELECT path FROM events WHERE site = 'demo' AND type = 'pageview' ORDER BY ts, path`
+
 // pageviews drains the event queue and lists the stored pageview paths.
 func (b *browserEnv) pageviews(t *testing.T) []string {
 	t.Helper()
 	b.drain(t)
-	return chtest.Strings(t, b.conn, `SELECT path FROM events WHERE site = 'demo' AND type = 'pageview' ORDER BY ts, path`)
+	return chtest.Strings(t, b.conn, pageviewPaths)
+}
+
+// noPageviews asserts that the open page sent no beacon and that none is stored, once the
+// page is older than the banner's deferred first pageview (250 ms), so a wrong one would
+// have left by then.
+func (b *browserEnv) noPageviews(t *testing.T, ctx context.Context, why string) {
+	t.Helper()
+	browsertest.WaitFor(t, ctx, "the page to outlast the banner's first-pageview delay", `performance.now() > 1000`)
+	if n := eval[int](t, ctx, `performance.getEntriesByType("resource").filter(r => r.name.includes("/v1/collect")).length`); n != 0 {
+		t.Errorf("%s: the page sent %d beacons", why, n)
+	}
+	if pv := b.pageviews(t); len(pv) != 0 {
+		t.Errorf("%s: %v", why, pv)
+	}
+}
+
+// waitPageviews waits until the stored pageview paths, sorted, are want: a beacon sent as
+// a page is left may still be on its way, and the writer flushes every 100 ms here.
+func (b *browserEnv) waitPageviews(t *testing.T, want string) {
+	t.Helper()
+	var pv []string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if pv = chtest.Strings(t, b.conn, pageviewPaths); strings.Join(slices.Sorted(slices.Values(pv)), " ") == want {
+			return
+		}
+	}
+	t.Fatalf("pageviews: %v, want %s", pv, want)
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
@@ -258,9 +288,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" {
 		t.Fatalf("next page after reject all: %+v", s)
 	}
-	if pv := b.pageviews(t); len(pv) != 0 {
-		t.Errorf("no analytics event may be stored after reject all: %v", pv)
-	}
+	b.noPageviews(t, ctx, "no analytics event may be stored after reject all")
 }
 
 func TestBrowserAcceptAllRunsBlockedContentInOrder(t *testing.T) {
@@ -346,6 +374,22 @@ func TestBrowserBannerShowsWhileALongPageArrives(t *testing.T) {
 	if eval[bool](t, ctx, `!!window.ran`) {
 		t.Error("blocked content ran without a decision")
 	}
+}
+
+// The first pageview waits until the banner is on screen; a visitor who leaves before then
+// is still counted, as the page hides.
+func TestBrowserPageLeftAtOnceIsCounted(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	// On /quick the page goes on to /after as soon as the banner has applied the stored
+	// choice, long before the banner's deferred pageview.
+	ctx := browsertest.New(t, browsertest.Options{Init: `if (location.pathname == "/quick")
+		document.addEventListener("consentry:change", () => location.replace("/after"))`})
+	b.open(t, ctx, "/")
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	b.waitPageviews(t, "/")
+	browsertest.Do(t, ctx, chromedp.Navigate(b.page+"/quick"))
+	browsertest.WaitFor(t, ctx, "the page after", `location.pathname == "/after" && document.readyState == "complete"`)
+	b.waitPageviews(t, "/ /after /quick")
 }
 
 // acceptAllOn opens the demo page at path in a fresh browser and accepts all, once the
@@ -483,9 +527,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 			if got := b.decisions(t); len(got) != 2 || got[1] != "accept_all "+tc.signal+" necessary" {
 				t.Fatalf("ledger: %v", got)
 			}
-			if pv := b.pageviews(t); len(pv) != 0 {
-				t.Errorf("nothing may be tracked: %v", pv)
-			}
+			b.noPageviews(t, ctx, "nothing may be tracked")
 		})
 	}
 }

@@ -118,6 +118,7 @@ type envOptions struct {
 	keys    *consent.KeySet  // testKeys if nil
 	refresh time.Duration    // revocation refresh; an hour if zero (tests call Refresh)
 	ledger  consent.LedgerConfig
+	flush   time.Duration // the event writer's flush interval; an hour if zero (tests drain)
 }
 
 func newEnv(t *testing.T, cfg Config) *env {
@@ -150,6 +151,9 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 	if o.refresh == 0 {
 		o.refresh = time.Hour
 	}
+	if o.flush == 0 {
+		o.flush = time.Hour
+	}
 	if o.ledger.MaxBatch == 0 {
 		o.ledger = consent.DefaultLedgerConfig
 	}
@@ -170,7 +174,7 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 		t.Fatal(err)
 	}
 	svc, err := collector.Start(ctx, conn, collector.ServiceConfig{
-		Writer:  collector.WriterConfig{QueueSize: 1000, BatchRows: 1000, FlushInterval: time.Hour},
+		Writer:  collector.WriterConfig{QueueSize: 1000, BatchRows: 1000, FlushInterval: o.flush},
 		UACache: 100,
 		Permits: cs,
 		Now:     o.now,

@@ -140,7 +140,6 @@
   const apply = (before) => {
     if (C.g) gtag("consent", "update", consentTypes());
     activate();
-    pageview();
     const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
     withdrawn.forEach(clean);
     const state = consentry.get();
@@ -255,6 +254,8 @@
       if (back) back.focus();
       if (j.signal != "none" && !j.override) showNote();
       apply(before);
+      // A grant counts the page it was made on.
+      pageview();
     } catch (e) {
       const host = modal ? modal.firstChild : box;
       if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", `<p class="cst-e" role="alert">${esc(T.error)}</p>`);
@@ -311,8 +312,11 @@
     if (R) apply(R.g);
     else if (dnt || gpc) decide("reject_all");
     else if (!box) showBanner();
-    // The first pageview leaves after the banner is painted, off its critical path.
-    requestAnimationFrame(() => setTimeout(pageview));
+    // The first pageview waits until the banner is on screen: sent sooner, its request
+    // and the browser's work for it slowed the banner's first frame (bench/banner). A
+    // visitor who leaves before then is counted as the page hides.
+    setTimeout(pageview, 250);
+    d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && pageview());
   };
   // Consentry appears once the receipt is read, so that what it says holds.
   stored.then((c) => {

@@ -41,10 +41,9 @@ import (
 	"github.com/consentry/consentry/internal/browsertest"
 )
 
-// minimalBanner is the least a banner script can do: add one fixed line of text when the
-// body is there, as ours does. Its times are the floor for any banner script here.
-const minimalBanner = `(() => {
-  const show = () => {
+// minimalShow adds one fixed line of text when the body is there, as ours shows its first
+// layer; it ends the minimal banners below.
+const minimalShow = `  const show = () => {
     const el = document.createElement("div");
     el.className = "cst";
     el.textContent = "We use cookies. Accept or reject them.";
@@ -54,6 +53,17 @@ const minimalBanner = `(() => {
   document.readyState == "loading" ? addEventListener("DOMContentLoaded", show) : show();
 })();
 `
+
+// minimalBanner is the least a banner script can do: show one line. Its times are the floor
+// for any banner script here.
+const minimalBanner = "(() => {\n" + minimalShow
+
+// minimalConsentBanner is the least a consent banner can do: it must first read the cookie
+// that holds an earlier choice (as vanilla-cookieconsent does, synchronously), to ask only
+// those who have not chosen. Its times are the floor for any consent banner here.
+const minimalConsentBanner = `(() => {
+  if (document.cookie.split("; ").some((c) => c.startsWith("consent="))) return;
+` + minimalShow
 
 // cdnHost stands for the origin vanilla-cookieconsent's files come from: its CDN host.
 const cdnHost = "{{CDN}}"
@@ -215,8 +225,8 @@ func run() error {
 	if *plainHTTP {
 		base.Scheme = "http"
 	}
-	// minimal.js comes from the page server itself, at a banner host of its own.
-	services["/minimal.html"] = base
+	// The minimal banners come from the page server itself, at a banner host of their own.
+	services["/minimal.html"], services["/minimal-read.html"] = base, base
 	direct, err := url.Parse(*consentURL)
 	if err != nil {
 		return fmt.Errorf("--consent: %w", err)
@@ -258,56 +268,79 @@ func run() error {
 		return fmt.Errorf("chromium: %w", err)
 	}
 	defer stop()
-	var us, them, alt, least, proxied []sample
-	var floor []float64
 	ourURL := func(u string) bool { return strings.Contains(u, "/banner.js") }
-	theirURL := func(u string) bool { return strings.Contains(u, "/vcc") }
-	leastURL := func(u string) bool { return strings.Contains(u, "/minimal.js") }
-	type step struct {
-		into  *sample
-		url   string
-		own   func(string) bool
-		trace bool
+	minimalURL := func(name string) func(string) bool {
+		return func(u string) bool { return strings.Contains(u, name) }
 	}
+	// Ours and vanilla-cookieconsent are reported in full; every other page in a table
+	// against ours.
+	contenders := []*contender{
+		{path: "/ours.html", own: ourURL},
+		{path: "/vcc.html", own: func(u string) bool { return strings.Contains(u, "/vcc") }},
+		{path: "/minimal.html", own: minimalURL("/minimal.js"), what: "the least a banner script can do (minimal.js: one fixed line)"},
+		{path: "/minimal-read.html", own: minimalURL("/minimal-read.js"), what: "the least a consent banner can do (minimal-read.js: reads its cookie, then one line)"},
+		{path: "/proxied.html", own: ourURL, what: "ours from the page's own origin (/consentry/, a reverse proxy to the service)"},
+	}
+	if *variantURL != "" {
+		contenders = append(contenders, &contender{path: "/variant.html", own: ourURL, what: "--variant " + *variantURL})
+	}
+	var floor []float64
 	for i := range *loads + 1 {
 		// Untraced loads give the timings; traced ones (tracing slows the page) give the
 		// script time by URL.
-		var a, b, m, p, v, at, bt, mt, pt, vt sample
-		var err error
-		steps := []step{{&a, "/ours.html", ourURL, false}, {&b, "/vcc.html", theirURL, false}, {&m, "/minimal.html", leastURL, false}, {&p, "/proxied.html", ourURL, false},
-			{&at, "/ours.html", ourURL, true}, {&bt, "/vcc.html", theirURL, true}, {&mt, "/minimal.html", leastURL, true}, {&pt, "/proxied.html", ourURL, true}}
-		if *variantURL != "" {
-			steps = append(steps, step{&v, "/variant.html", ourURL, false}, step{&vt, "/variant.html", ourURL, true})
-		}
-		for _, step := range steps {
-			// A trace now and then comes back without the page's events: load again.
-			for try := 0; try < 3 && (try == 0 || step.trace && step.into.EvalMS == 0); try++ {
-				if *step.into, err = load(browser, fresh(step.url), step.own, step.trace); err != nil {
-					return fmt.Errorf("%s: %w", step.url, err)
+		round := make([]sample, len(contenders))
+		for _, trace := range []bool{false, true} {
+			for j, c := range contenders {
+				s, err := c.load(browser, fresh(c.path), trace)
+				if err != nil {
+					return err
 				}
-				// The example site counts pageviews without consent (exempt mode).
-				if step.trace && step.own("/banner.js") && step.into.Beacons == 0 {
-					return fmt.Errorf("%s: our pageview had not left when the trace ended, so its script time is missing", step.url)
+				if trace {
+					round[j].EvalMS, round[j].EvalCPU = s.EvalMS, s.EvalCPU
+				} else {
+					round[j] = s
 				}
 			}
-		}
-		for _, s := range [][2]*sample{{&a, &at}, {&b, &bt}, {&m, &mt}, {&p, &pt}, {&v, &vt}} {
-			s[0].EvalMS, s[0].EvalCPU = s[1].EvalMS, s[1].EvalCPU
 		}
 		fcp, err := firstPaint(browser, fresh("/bare.html"))
 		if err != nil {
 			return fmt.Errorf("/bare.html: %w", err)
 		}
 		if i > 0 { // the first round warms the browser process up
-			us, them, least, proxied, alt, floor = append(us, a), append(them, b), append(least, m), append(proxied, p), append(alt, v), append(floor, fcp)
+			for j, c := range contenders {
+				c.samples = append(c.samples, round[j])
+			}
+			floor = append(floor, fcp)
 		}
 	}
-	compare("the least a banner script can do (minimal.js: one fixed line)", us, least)
-	compare("ours from the page's own origin (/consentry/, a reverse proxy to the service)", us, proxied)
-	if *variantURL != "" {
-		compare("--variant "+*variantURL, us, alt)
+	for _, c := range contenders[2:] {
+		compare(c.what, contenders[0].samples, c.samples)
 	}
-	return report(ours, theirs, us, them, floor)
+	return report(ours, theirs, contenders[0].samples, contenders[1].samples, floor)
+}
+
+// contender is one page of the run and its samples, one per round.
+type contender struct {
+	path    string
+	own     func(url string) bool // whether a script URL is this page's banner
+	what    string                // the title of its table against ours
+	samples []sample
+}
+
+// load loads the page once at url, again when a trace comes back without the page's events.
+func (c *contender) load(browser context.Context, url string, trace bool) (sample, error) {
+	var s sample
+	var err error
+	for try := 0; try < 3 && (try == 0 || trace && s.EvalMS == 0); try++ {
+		if s, err = load(browser, url, c.own, trace); err != nil {
+			return s, fmt.Errorf("%s: %w", c.path, err)
+		}
+		// The example site counts pageviews without consent (exempt mode).
+		if trace && c.own("/banner.js") && s.Beacons == 0 {
+			return s, fmt.Errorf("%s: our pageview had not left when the trace ended, so its script time is missing", c.path)
+		}
+	}
+	return s, nil
 }
 
 // firstPaint loads the page without a banner, cold, and returns its first contentful
@@ -648,9 +681,11 @@ func newPages(services map[string]*url.URL, proxy http.Handler, site, vcc string
 		return nil, err
 	}
 	least := head + `<script src="` + consentHost + `/minimal.js" async></script></head><body>` + body
+	leastConsent := head + `<script src="` + consentHost + `/minimal-read.js" async></script></head><body>` + body
 	proxied := head + `<script src="/consentry/s/` + site + `/banner.js" async></script></head><body>` + body
 	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/variant.html": []byte(ours),
-		"/minimal.html": []byte(least), "/proxied.html": []byte(proxied), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config}
+		"/minimal.html": []byte(least), "/proxied.html": []byte(proxied), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config,
+		"/minimal-read.html": []byte(leastConsent), "/minimal-read.js": []byte(minimalConsentBanner)}
 	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
 		data, err := os.ReadFile(filepath.Join(vcc, f))
 		if err != nil {

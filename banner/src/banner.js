@@ -51,10 +51,13 @@
   // The receipt cookie. cookieStore (https) reads it without blocking the page: reading
   // document.cookie waits for the browser's network process.
   const readCookie = async () => {
-    try {
-      const c = await w.cookieStore.get(name);
-      return c ? c.value : undefined;
-    } catch (e) {}
+    // Tested, not caught: on http there is no cookieStore, and the TypeError's message
+    // alone cost milliseconds (V8 re-parses the script to print the failing expression).
+    if (w.cookieStore)
+      try {
+        const c = await w.cookieStore.get(name);
+        return c ? c.value : undefined;
+      } catch (e) {}
     for (const c of d.cookie.split("; ")) if (c.startsWith(name + "=")) return c.slice(name.length + 1);
   };
   // The receipt is a JWT; its claims say whether it still holds here. The server checks

@@ -166,13 +166,16 @@ func (b *browserEnv) pageviews(t *testing.T) []string {
 	return chtest.Strings(t, b.conn, pageviewPaths)
 }
 
+// beaconsSent is JavaScript for how many beacons to /v1/collect the open page has sent.
+const beaconsSent = `performance.getEntriesByType("resource").filter(r => r.name.includes("/v1/collect")).length`
+
 // noPageviews asserts that the open page sent no beacon and that none is stored, once the
 // page is older than the banner's deferred first pageview (250 ms), so a wrong one would
 // have left by then.
 func (b *browserEnv) noPageviews(t *testing.T, ctx context.Context, why string) {
 	t.Helper()
 	browsertest.WaitFor(t, ctx, "the page to outlast the banner's first-pageview delay", `performance.now() > 1000`)
-	if n := eval[int](t, ctx, `performance.getEntriesByType("resource").filter(r => r.name.includes("/v1/collect")).length`); n != 0 {
+	if n := eval[int](t, ctx, beaconsSent); n != 0 {
 		t.Errorf("%s: the page sent %d beacons", why, n)
 	}
 	if pv := b.pageviews(t); len(pv) != 0 {
@@ -320,7 +323,7 @@ func acceptAll(t *testing.T, init string) {
 	if got := b.decisions(t); len(got) != 1 || got[0] != "accept_all none necessary,preferences,analytics,marketing" {
 		t.Fatalf("ledger: %v", got)
 	}
-	browsertest.WaitFor(t, ctx, "the beacons to leave", `performance.getEntriesByType("resource").filter(r => r.name.includes("/v1/collect")).length >= 3`)
+	browsertest.WaitFor(t, ctx, "the beacons to leave", beaconsSent+" >= 3")
 	if pv := b.pageviews(t); strings.Join(pv, " ") != "/shop /spa-page" {
 		t.Errorf("pageviews: %v", pv)
 	}
@@ -812,7 +815,7 @@ func TestBrowserOverHTTPS(t *testing.T) {
 	if s := state(t, ctx); len(s.CSP) != 0 || s.Iframe != "/static/ad.html" {
 		t.Errorf("over https: %+v", s)
 	}
-	browsertest.WaitFor(t, ctx, "the pageview to leave", `performance.getEntriesByType("resource").some(r => r.name.includes("/v1/collect"))`)
+	browsertest.WaitFor(t, ctx, "the pageview to leave", beaconsSent+" > 0")
 	if pv := b.pageviews(t); len(pv) != 1 {
 		t.Errorf("pageviews over https: %v", pv)
 	}

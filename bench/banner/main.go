@@ -124,14 +124,15 @@ const count = `(() => {
   const styles = ours ? 1 : 0; // our <style> element and its text
   let nodes = 0;
   for (const it = document.createNodeIterator(root); it.nextNode(); ) nodes++;
-  const res = performance.getEntriesByType("resource").filter(r => !/\/v1\/collect|\/favicon\.ico/.test(r.name));
+  const all = performance.getEntriesByType("resource");
+  const res = all.filter(r => !/\/v1\/collect|\/favicon\.ico/.test(r.name));
   const nav = performance.getEntriesByType("navigation")[0];
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
   const r0 = res[0] || {};
   return {doc: nav.responseEnd, dcl: nav.domContentLoadedEventStart, fetched: r0.responseEnd || 0, asked: r0.startTime || 0, sent: r0.requestStart || 0, first: r0.responseStart || 0, fcp: fcp ? fcp.startTime : 0,
     visible: __m.visible, painted: __m.painted || 0, cls: __m.cls, elements: root.getElementsByTagName("*").length + 1 + styles,
     nodes: nodes + 2 * styles, encoded: res.reduce((s, r) => s + r.encodedBodySize, 0), requests: res.length,
-    beacons: performance.getEntriesByType("resource").filter(r => /\/v1\/collect/.test(r.name)).length,
+    beacons: all.filter(r => /\/v1\/collect/.test(r.name)).length,
     resources: res.map(r => r.name + " " + r.encodedBodySize + " B at " + r.startTime.toFixed(1))};
 })()`
 
@@ -268,17 +269,18 @@ func run() error {
 		return fmt.Errorf("chromium: %w", err)
 	}
 	defer stop()
-	ourURL := func(u string) bool { return strings.Contains(u, "/banner.js") }
-	minimalURL := func(name string) func(string) bool {
-		return func(u string) bool { return strings.Contains(u, name) }
+	// containing tells a page's banner scripts by a part of their URL.
+	containing := func(part string) func(string) bool {
+		return func(u string) bool { return strings.Contains(u, part) }
 	}
+	ourURL := containing("/banner.js")
 	// Ours and vanilla-cookieconsent are reported in full; every other page in a table
 	// against ours.
 	contenders := []*contender{
 		{path: "/ours.html", own: ourURL},
-		{path: "/vcc.html", own: func(u string) bool { return strings.Contains(u, "/vcc") }},
-		{path: "/minimal.html", own: minimalURL("/minimal.js"), what: "the least a banner script can do (minimal.js: one fixed line)"},
-		{path: "/minimal-read.html", own: minimalURL("/minimal-read.js"), what: "the least a consent banner can do (minimal-read.js: reads its cookie, then one line)"},
+		{path: "/vcc.html", own: containing("/vcc")},
+		{path: "/minimal.html", own: containing("/minimal.js"), what: "the least a banner script can do (minimal.js: one fixed line)"},
+		{path: "/minimal-read.html", own: containing("/minimal-read.js"), what: "the least a consent banner can do (minimal-read.js: reads its cookie, then one line)"},
 		{path: "/proxied.html", own: ourURL, what: "ours from the page's own origin (/consentry/, a reverse proxy to the service)"},
 	}
 	if *variantURL != "" {

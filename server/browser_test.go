@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -83,6 +85,8 @@ type browserEnvOptions struct {
 	// proxied serves the service under /consentry/ of the page's own origin, as a site's
 	// reverse proxy would, and the page embeds the banner from there.
 	proxied bool
+	// wrap, if set, stands in front of the page server (to add pages, or to watch requests).
+	wrap func(http.Handler) http.Handler
 }
 
 // newBrowserEnv serves the demo page of site "demo" and the service it embeds.
@@ -91,13 +95,17 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 	browsertest.Required(t)
 	var d *demo.Handler
 	var proxy http.Handler
-	pages := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var serve http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if proxy != nil && strings.HasPrefix(r.URL.Path, "/consentry/") {
 			http.StripPrefix("/consentry", proxy).ServeHTTP(w, r)
 			return
 		}
 		d.ServeHTTP(w, r)
-	}))
+	})
+	if o.wrap != nil {
+		serve = o.wrap(serve)
+	}
+	pages := httptest.NewUnstartedServer(serve)
 	scheme := "http"
 	if o.tls {
 		pages.StartTLS()
@@ -393,6 +401,136 @@ func TestBrowserPageLeftAtOnceIsCounted(t *testing.T) {
 	browsertest.Do(t, ctx, chromedp.Navigate(b.page+"/quick"))
 	browsertest.WaitFor(t, ctx, "the page after", `location.pathname == "/after" && document.readyState == "complete"`)
 	b.waitPageviews(t, "/ /after /quick")
+}
+
+// prerender is a page the browser prerenders from speculation rules and shows only when
+// the test says so, in a tab of its own: Chromium prerenders nothing in a tab that a
+// DevTools client without tab-target support (chromedp) is attached to.
+type prerender struct {
+	mu       sync.Mutex
+	requests []string      // "path sec-purpose" of each request to the page server
+	show     chan struct{} // closed: the launching page goes to the prerendered one
+}
+
+// prerenderProbe runs last in the prerendered demo page. When the banner has started
+// (Consentry is there and the document parsed), it calls history.replaceState, as a
+// single-page app's router does as it boots, and requests /started.
+const prerenderProbe = `const started = () => {
+  if (!window.Consentry || document.readyState == "loading") return setTimeout(started, 10);
+  history.replaceState(null, "", location.href);
+  fetch("/started");
+};
+started();`
+
+// prerenderEnv serves the demo page with /launch, a page that prerenders /prerendered
+// (the demo page, with prerenderProbe) and goes there once show is closed, and /blank.
+func prerenderEnv(t *testing.T) (*browserEnv, *prerender) {
+	p := &prerender{show: make(chan struct{})}
+	b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.mu.Lock()
+			p.requests = append(p.requests, r.URL.Path+" "+r.Header.Get("Sec-Purpose"))
+			p.mu.Unlock()
+			switch r.URL.Path {
+			case "/blank":
+				fmt.Fprint(w, `<!doctype html><title>blank</title>`)
+			case "/launch":
+				fmt.Fprint(w, `<!doctype html><title>launch</title><script type="speculationrules">{"prerender": [{"source": "list", "urls": ["/prerendered"]}]}</script>`+
+					`<script>fetch("/show").then(() => location.href = "/prerendered")</script>`)
+			case "/show":
+				select {
+				case <-p.show:
+				case <-r.Context().Done():
+				}
+			case "/probe.js":
+				w.Header().Set("Content-Type", "text/javascript")
+				fmt.Fprint(w, prerenderProbe)
+			case "/prerendered":
+				rec := httptest.NewRecorder()
+				pages.ServeHTTP(rec, r)
+				maps.Copy(w.Header(), rec.Header())
+				fmt.Fprint(w, strings.Replace(rec.Body.String(), "</body>", `<script src="/probe.js"></script></body>`, 1))
+			default:
+				pages.ServeHTTP(w, r)
+			}
+		})
+	}})
+	return b, p
+}
+
+// launch opens /launch in a new tab, out of the test's reach, from the page open in ctx,
+// and waits until the banner has started in the page it prerenders.
+func (p *prerender) launch(t *testing.T, ctx context.Context) {
+	t.Helper()
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`void window.open("/launch", "_blank", "noopener")`))
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if slices.Contains(p.seen(), "/started prefetch;prerender") {
+			return
+		}
+	}
+	t.Fatalf("the banner did not start in a prerendered page; requests: %v", p.seen())
+}
+
+func (p *prerender) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.requests)
+}
+
+// A page the browser prerenders is not a visit until the visitor goes to it: its pageview,
+// or its decision on the browser's signal, leaves when it is shown, and never if it is
+// not. The page's router calling history.replaceState while prerendered counts nothing.
+func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		opts      browsertest.Options
+		accept    bool   // accept all on a first page, before the prerender
+		pageviews string // stored in the end
+		decisions string
+	}{
+		{"granted", browsertest.Options{}, true, "/ /prerendered", "accept_all none necessary,preferences,analytics,marketing"},
+		{"dnt", browsertest.Options{DNT: true}, false, "", "reject_all dnt necessary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, p := prerenderEnv(t)
+			ctx := browsertest.New(t, tc.opts)
+			if tc.accept {
+				b.open(t, ctx, "/")
+				click(t, ctx, `.cst button[data-a="accept"]`)
+				b.waitPageviews(t, "/")
+			} else {
+				browsertest.Do(t, ctx, chromedp.Navigate(b.page+"/blank"))
+			}
+			decisions, pageviews := b.decisions(t), chtest.Strings(t, b.conn, pageviewPaths)
+			p.launch(t, ctx)
+			// A pageview sent as the banner started would be stored within about 250 ms
+			// (the banner's delay) and 100 ms (the writer's flush); a decision at once.
+			time.Sleep(time.Second)
+			if got := chtest.Strings(t, b.conn, pageviewPaths); !slices.Equal(got, pageviews) {
+				t.Fatalf("a page only prerendered was counted: pageviews %v", got)
+			}
+			if got := b.decisions(t); !slices.Equal(got, decisions) {
+				t.Fatalf("a page only prerendered recorded a decision: %v", got)
+			}
+			close(p.show)
+			for end := time.Now().Add(10 * time.Second); strings.Join(b.decisions(t), "|") != tc.decisions; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("ledger: %v, want %s", b.decisions(t), tc.decisions)
+				}
+			}
+			if tc.pageviews != "" {
+				b.waitPageviews(t, tc.pageviews)
+			} else {
+				time.Sleep(time.Second) // past the shown page's pageview delay
+				if got := chtest.Strings(t, b.conn, pageviewPaths); len(got) != 0 {
+					t.Errorf("nothing may be tracked: %v", got)
+				}
+			}
+			if docs := slices.DeleteFunc(p.seen(), func(r string) bool { return !strings.HasPrefix(r, "/prerendered ") }); len(docs) != 1 || docs[0] != "/prerendered prefetch;prerender" {
+				t.Errorf("the page shown was not the prerendered one: %v", docs)
+			}
+		})
+	}
 }
 
 // acceptAllOn opens the demo page at path in a fresh browser and accepts all, once the

@@ -87,9 +87,13 @@
   };
   const allowed = () => C.x || granted(C.b);
   let seen;
+  // A prerendered page (speculation rules) is no visit until it is shown, if ever: what
+  // would tell the server of one waits, a pageview here and a decision on the browser's
+  // signal in start().
+  const shown = (f) => (d.prerendering ? d.addEventListener("prerenderingchange", f, { once: true }) : f());
   const pageview = () => {
     const u = location.href.split("#")[0];
-    if (u != seen && allowed()) {
+    if (u != seen && !d.prerendering && allowed()) {
       send({ type: "pageview", referrer: seen ? "" : d.referrer });
       seen = u;
     }
@@ -313,12 +317,12 @@
       }
     });
     if (R) apply(R.g);
-    else if (dnt || gpc) decide("reject_all");
+    else if (dnt || gpc) shown(() => decide("reject_all"));
     else if (!box) showBanner();
     // The first pageview waits until the banner is on screen: sent sooner, its request
     // and the browser's work for it slowed the banner's first frame (bench/banner). A
     // visitor who leaves before then is counted as the page hides.
-    setTimeout(pageview, 250);
+    shown(() => setTimeout(pageview, 250));
     d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && pageview());
   };
   // Consentry appears once the receipt is read, so that what it says holds.

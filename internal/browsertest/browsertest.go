@@ -5,6 +5,8 @@ package browsertest
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -179,21 +181,59 @@ func WaitFor(t testing.TB, ctx context.Context, what, js string) {
 }
 
 // Poll evaluates js every interval until it is truthy, for up to timeout, and returns its
-// value. When a navigation replaces the page (and its JavaScript context) meanwhile, it
-// asks the new page.
+// value. It polls inside the page, in tries of at most two seconds, each asked of the
+// page in the tab at the time: a navigation may replace the page meanwhile, and a page
+// frozen into the back/forward cache never answers the try that was polling it.
+// (chromedp.Poll keeps asking the JavaScript context it knew, which a page restored from
+// that cache is not.)
 func Poll[T any](ctx context.Context, js string, interval, timeout time.Duration) (T, error) {
+	var v T
 	deadline := time.Now().Add(timeout)
 	for {
-		v, err := chromedp.Run(ctx, chromedp.Poll[T](js, chromedp.WithPollingInterval(interval), chromedp.WithPollingTimeout(time.Until(deadline))))
-		if err == nil {
-			return v, nil
-		}
-		gone := strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context")
-		if !gone || time.Now().After(deadline) {
+		try := min(time.Until(deadline), 2*time.Second)
+		tryCtx, cancel := context.WithTimeout(ctx, try+time.Second)
+		r, err := chromedp.Run(tryCtx, chromedp.Evaluate[polled](fmt.Sprintf(`new Promise((resolve, reject) => {
+  const end = performance.now() + %d;
+  const tick = () => {
+    try {
+      const v = (%s);
+      if (v) resolve({ok: true, v});
+      else if (performance.now() > end) resolve({ok: false});
+      else setTimeout(tick, %d);
+    } catch (e) { reject(e); }
+  };
+  tick();
+})`, try.Milliseconds(), js, interval.Milliseconds()), chromedp.EvalAwaitPromise))
+		cancel()
+		if err == nil && r.OK {
+			if _, void := any(v).(chromedp.Void); !void {
+				err = json.Unmarshal(r.V, &v)
+			}
 			return v, err
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err == nil {
+			err = errNotYet
+		}
+		again := errors.Is(err, errNotYet) || errors.Is(err, context.DeadlineExceeded) ||
+			strings.Contains(err.Error(), "navigated or closed") || strings.Contains(err.Error(), "Cannot find context") ||
+			strings.Contains(err.Error(), "context was destroyed")
+		if !again || ctx.Err() != nil || time.Now().After(deadline) {
+			if again {
+				err = fmt.Errorf("not true within %v (the last try: %w)", timeout, err)
+			}
+			return v, err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// errNotYet is a try of Poll that ended before the expression became truthy.
+var errNotYet = errors.New("not true yet")
+
+// polled is one try of Poll: whether the expression became truthy, and its value.
+type polled struct {
+	OK bool            `json:"ok"`
+	V  json.RawMessage `json:"v"`
 }
 
 // Screenshot saves a PNG of the viewport to path.

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -446,10 +447,8 @@ func prerenderEnv(t *testing.T) (*browserEnv, *prerender) {
 				w.Header().Set("Content-Type", "text/javascript")
 				fmt.Fprint(w, prerenderProbe)
 			case "/prerendered":
-				rec := httptest.NewRecorder()
-				pages.ServeHTTP(rec, r)
-				maps.Copy(w.Header(), rec.Header())
-				fmt.Fprint(w, strings.Replace(rec.Body.String(), "</body>", `<script src="/probe.js"></script></body>`, 1))
+				rec := served(pages, r)
+				relay(w, rec, strings.Replace(rec.Body.String(), "</body>", `<script src="/probe.js"></script></body>`, 1))
 			default:
 				pages.ServeHTTP(w, r)
 			}
@@ -528,6 +527,82 @@ func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 			}
 			if docs := slices.DeleteFunc(p.seen(), func(r string) bool { return !strings.HasPrefix(r, "/prerendered ") }); len(docs) != 1 || docs[0] != "/prerendered prefetch;prerender" {
 				t.Errorf("the page shown was not the prerendered one: %v", docs)
+			}
+		})
+	}
+}
+
+// served is what pages answers to r, to be changed and relayed.
+func served(pages http.Handler, r *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	pages.ServeHTTP(rec, r)
+	return rec
+}
+
+// relay answers with rec's headers and status, and body.
+func relay(w http.ResponseWriter, rec *httptest.ResponseRecorder, body string) {
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	_, _ = io.WriteString(w, body)
+}
+
+// bfcacheable serves the demo pages without their Cache-Control: no-store, which keeps a
+// page out of Chromium's back/forward cache.
+func bfcacheable(pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := served(pages, r)
+		rec.Header().Del("Cache-Control")
+		relay(w, rec, rec.Body.String())
+	})
+}
+
+// A page restored from the back/forward cache is viewed again without running anew: the
+// view counts, and the page holds a choice made meanwhile on another page, reloading
+// itself if the site says so.
+func TestBrowserBackForwardCacheRestoreCountsAndHoldsTheChoice(t *testing.T) {
+	for _, reload := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reload_on_withdraw=%v", reload), func(t *testing.T) {
+			b := newBrowserEnv(t, browserEnvOptions{wrap: bfcacheable, reload: reload})
+			ctx := browsertest.New(t, browsertest.Options{Init: `addEventListener("pageshow", e => window.restored = e.persisted)`})
+			b.open(t, ctx, "/first")
+			click(t, ctx, `.cst button[data-a="accept"]`)
+			b.waitPageviews(t, "/first")
+			b.open(t, ctx, "/second")
+			b.waitPageviews(t, "/first /second")
+			step := func(s string) { browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`history.`+s+`()`)) }
+			restored := func(path string) {
+				t.Helper()
+				browsertest.WaitFor(t, ctx, path+" restored from the back/forward cache", `location.pathname == "`+path+`" && window.restored === true`)
+			}
+			step("back")
+			restored("/first")
+			b.waitPageviews(t, "/first /first /second")
+			step("forward")
+			restored("/second")
+			b.waitPageviews(t, "/first /first /second /second")
+
+			// chromedp's view of the DOM does not follow a page restored from the cache:
+			// the page clicks itself.
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("button[data-consentry-open]").click()`))
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.cst-p button[data-a="withdraw"]').click()`))
+			reloaded := func(path string) {
+				t.Helper()
+				browsertest.WaitFor(t, ctx, path+" reloaded", `location.pathname == "`+path+`" && performance.getEntriesByType("navigation")[0].type == "reload"`)
+			}
+			if reload {
+				reloaded("/second")
+			}
+			browsertest.WaitFor(t, ctx, "the withdrawal", `window.Consentry && !Consentry.has("analytics")`)
+			step("back")
+			if reload {
+				reloaded("/first")
+			} else {
+				restored("/first")
+			}
+			browsertest.WaitFor(t, ctx, "the restored page to hold the withdrawal", `window.Consentry && !Consentry.has("analytics") && Consentry.has("necessary")`)
+			time.Sleep(time.Second) // past the time a pageview would take to be stored
+			if pv := chtest.Strings(t, b.conn, pageviewPaths); len(pv) != 4 {
+				t.Errorf("a page counted after the withdrawal: %v", pv)
 			}
 		})
 	}

@@ -300,6 +300,9 @@
     track: (name, props) => allowed() && send({ type: "event", name, props }),
   };
 
+  // What the stored choice asks of the page: its effects (before: the categories granted
+  // until now), else the browser's signal answers, else the visitor is asked.
+  const settle = (before) => (R ? apply(before) : dnt || gpc ? shown(() => decide("reject_all")) : box || showBanner());
   const start = () => {
     for (const m of ["pushState", "replaceState"]) {
       const f = history[m];
@@ -316,14 +319,27 @@
         open();
       }
     });
-    if (R) apply(R.g);
-    else if (dnt || gpc) shown(() => decide("reject_all"));
-    else if (!box) showBanner();
+    settle(0);
     // The first pageview waits until the banner is on screen: sent sooner, its request
     // and the browser's work for it slowed the banner's first frame (bench/banner). A
     // visitor who leaves before then is counted as the page hides.
     shown(() => setTimeout(pageview, 250));
     d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && pageview());
+    // A page restored from the back/forward cache is viewed again without running anew:
+    // the choice may have changed on another page meanwhile, and the view counts.
+    w.addEventListener("pageshow", (e) =>
+      e.persisted &&
+      readCookie().then((c) => {
+        if (c != prev) {
+          const before = R ? R.g : 0;
+          prev = c;
+          R = c && decode(c);
+          settle(before);
+        }
+        seen = "#"; // no page's URL: the view counts again, without the first one's referrer
+        pageview();
+      })
+    );
   };
   // Consentry appears once the receipt is read, so that what it says holds.
   stored.then((c) => {

@@ -608,6 +608,61 @@ func TestBrowserBackForwardCacheRestoreCountsAndHoldsTheChoice(t *testing.T) {
 	}
 }
 
+// A choice made in one tab holds in another left open: its first layer goes and granted
+// content runs; a withdrawal deletes the withdrawn categories' cookies there too (set
+// along that page's path, out of the first tab's reach) and, if the site says so, reloads
+// it, so that no tab left open undoes the withdrawal. Over https it happens at once
+// (cookieStore's change event); over http, where there is no cookieStore, when the tab is
+// shown again. Headless Chromium shows every tab, so that moment is a visibilitychange
+// event the test sends.
+func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tls    bool
+		reload bool
+	}{
+		{"https", true, false},
+		{"https, reload_on_withdraw", true, true},
+		{"http, when shown again", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Not 127.0.0.1, a secure context even over http, with cookieStore.
+			b := newBrowserEnv(t, browserEnvOptions{tls: tc.tls, reload: tc.reload, host: "tabs.demo.test"})
+			first := browsertest.New(t, browsertest.Options{})
+			b.open(t, first, "/")
+			other := browsertest.Tab(t, first)
+			b.open(t, other, "/shop/item")
+			if has := eval[bool](t, other, `"cookieStore" in window`); has != tc.tls {
+				t.Fatalf("cookieStore in the page: %v, want %v", has, tc.tls)
+			}
+			browsertest.WaitFor(t, other, "the first layer in the other tab", `document.querySelector(".cst")`)
+			shown := func() {
+				if !tc.tls {
+					browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new Event("visibilitychange"))`))
+				}
+			}
+			click(t, first, `.cst button[data-a="accept"]`)
+			browsertest.WaitFor(t, first, "the decision", `Consentry.has("marketing")`)
+			shown()
+			browsertest.WaitFor(t, other, "the other tab to follow the grant", `!document.querySelector(".cst") && window.demoRan.length == 3 && Consentry.has("marketing")`)
+			// A tracker in the other tab sets a cookie on its own path; the withdrawal
+			// in the first tab, at /, cannot delete it from there.
+			browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.cookie = "_demo_ads=2; path=/shop/"; window.beforeWithdrawal = true`))
+			click(t, first, "button[data-consentry-open]")
+			click(t, first, `.cst-p button[data-a="withdraw"]`)
+			browsertest.WaitFor(t, first, "the withdrawal (and the reload it may ask for)", `window.Consentry && !Consentry.has("marketing")`)
+			shown()
+			if tc.reload {
+				browsertest.WaitFor(t, other, "the other tab to reload", `!window.beforeWithdrawal && document.readyState == "complete" && window.Consentry`)
+			}
+			browsertest.WaitFor(t, other, "the other tab to hold the withdrawal", `!Consentry.has("analytics") && !Consentry.has("marketing") && Consentry.has("necessary")`)
+			if s := state(t, other); strings.Contains(s.Cookies, "_demo_") || tc.reload && len(s.Ran) != 0 {
+				t.Errorf("the other tab after the withdrawal: %+v", s)
+			}
+		})
+	}
+}
+
 // acceptAllOn opens the demo page at path in a fresh browser and accepts all, once the
 // blocked scripts have run.
 func acceptAllOn(t *testing.T, o browserEnvOptions, path string) (*browserEnv, context.Context) {

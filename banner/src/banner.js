@@ -324,18 +324,25 @@
     // and the browser's work for it slowed the banner's first frame (bench/banner). A
     // visitor who leaves before then is counted as the page hides.
     shown(() => setTimeout(pageview, 250));
-    d.addEventListener("visibilitychange", () => d.visibilityState == "hidden" && pageview());
-    // A page restored from the back/forward cache is viewed again without running anew:
-    // the choice may have changed on another page meanwhile, and the view counts.
+    // The choice may change elsewhere: in another tab, or on another page while this one
+    // sat in the back/forward cache. It is read again whenever that can have happened, and
+    // holds here too (withdrawn categories' cookies deleted here, trackers stopped by the
+    // reload a site may ask for), so that no page left open undoes a withdrawal.
+    const reread = () =>
+      readCookie().then((c) => {
+        if (c == prev) return;
+        const before = R ? R.g : 0;
+        prev = c;
+        R = c && decode(c);
+        if (R) box = remove(box);
+        settle(before);
+      });
+    if (w.cookieStore) w.cookieStore.addEventListener("change", (e) => [...e.changed, ...e.deleted].some((c) => c.name == name) && reread());
+    d.addEventListener("visibilitychange", () => (d.visibilityState == "hidden" ? pageview() : reread()));
+    // A page restored from the back/forward cache is viewed again without running anew.
     w.addEventListener("pageshow", (e) =>
       e.persisted &&
-      readCookie().then((c) => {
-        if (c != prev) {
-          const before = R ? R.g : 0;
-          prev = c;
-          R = c && decode(c);
-          settle(before);
-        }
+      reread().then(() => {
         seen = "#"; // no page's URL: the view counts again, without the first one's referrer
         pageview();
       })

@@ -149,6 +149,20 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 	return ctx, cancel, nil
 }
 
+// Tab opens another tab in the browser of ctx (same profile, same cookies); it closes
+// when the test ends.
+func Tab(t testing.TB, ctx context.Context) context.Context {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(ctx)
+	t.Cleanup(cancel)
+	// The first run opens the tab for the context's lifetime: a deadline on it would close
+	// the tab with it.
+	if err := chromedp.Do(tab); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	return tab
+}
+
 // Do runs actions with a deadline, failing the test on error.
 func Do(t testing.TB, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()

@@ -415,10 +415,11 @@ type prerender struct {
 
 // prerenderProbe runs last in the prerendered demo page. When the banner has started
 // (Consentry is there and the document parsed), it calls history.replaceState, as a
-// single-page app's router does as it boots, and requests /started.
+// single-page app's router does as it boots, tracks an event, and requests /started.
 const prerenderProbe = `const started = () => {
   if (!window.Consentry || document.readyState == "loading") return setTimeout(started, 10);
   history.replaceState(null, "", location.href);
+  Consentry.track("prerendered");
   fetch("/started");
 };
 started();`
@@ -476,19 +477,21 @@ func (p *prerender) seen() []string {
 	return slices.Clone(p.requests)
 }
 
-// A page the browser prerenders is not a visit until the visitor goes to it: its pageview,
-// or its decision on the browser's signal, leaves when it is shown, and never if it is
-// not. The page's router calling history.replaceState while prerendered counts nothing.
+// A page the browser prerenders is not a visit until the visitor goes to it: its pageview
+// and events, or its decision on the browser's signal, leave when it is shown, and never
+// if it is not. The page's router calling history.replaceState while prerendered counts
+// nothing.
 func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		opts      browsertest.Options
 		accept    bool   // accept all on a first page, before the prerender
 		pageviews string // stored in the end
+		events    int
 		decisions string
 	}{
-		{"granted", browsertest.Options{}, true, "/ /prerendered", "accept_all none necessary,preferences,analytics,marketing"},
-		{"dnt", browsertest.Options{DNT: true}, false, "", "reject_all dnt necessary"},
+		{"granted", browsertest.Options{}, true, "/ /prerendered", 1, "accept_all none necessary,preferences,analytics,marketing"},
+		{"dnt", browsertest.Options{DNT: true}, false, "", 0, "reject_all dnt necessary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, p := prerenderEnv(t)
@@ -511,6 +514,9 @@ func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 			if got := b.decisions(t); !slices.Equal(got, decisions) {
 				t.Fatalf("a page only prerendered recorded a decision: %v", got)
 			}
+			if n := b.countEvents(t, "event"); n != 0 {
+				t.Fatalf("a page only prerendered sent %d events", n)
+			}
 			close(p.show)
 			for end := time.Now().Add(10 * time.Second); strings.Join(b.decisions(t), "|") != tc.decisions; time.Sleep(100 * time.Millisecond) {
 				if time.Now().After(end) {
@@ -523,6 +529,11 @@ func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 				time.Sleep(time.Second) // past the shown page's pageview delay
 				if got := chtest.Strings(t, b.conn, pageviewPaths); len(got) != 0 {
 					t.Errorf("nothing may be tracked: %v", got)
+				}
+			}
+			for end := time.Now().Add(10 * time.Second); b.countEvents(t, "event") != tc.events; time.Sleep(100 * time.Millisecond) {
+				if time.Now().After(end) {
+					t.Fatalf("events: %d, want %d", b.countEvents(t, "event"), tc.events)
 				}
 			}
 			if docs := slices.DeleteFunc(p.seen(), func(r string) bool { return !strings.HasPrefix(r, "/prerendered ") }); len(docs) != 1 || docs[0] != "/prerendered prefetch;prerender" {
@@ -843,6 +854,25 @@ func press(t *testing.T, ctx context.Context, key string, mods ...chromedp.Modif
 	t.Helper()
 	browsertest.Do(t, ctx, chromedp.KeyEvent(key, chromedp.KeyModifiers(mods...)))
 	return eval[string](t, ctx, focused)
+}
+
+// On a slow device the banner's focus fallback (a frame, then a task, after it shows) may
+// come after a keyboard user has already tabbed into the banner: it must leave them where
+// they are. The device is made slow by delaying every frame callback.
+func TestBrowserQuickKeyboardUserKeepsTheirPlace(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{Init: `const raf = requestAnimationFrame;
+		window.requestAnimationFrame = (f) => raf(() => setTimeout(f, 1000))`})
+	b.open(t, ctx, "/")
+	browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
+	press(t, ctx, kb.Tab)
+	if got := press(t, ctx, kb.Tab); got != "accept" {
+		t.Fatalf("focus after two Tabs: %s", got)
+	}
+	browsertest.WaitFor(t, ctx, "the fallback's time to pass", `performance.now() > 3000`)
+	if got := eval[string](t, ctx, focused); got != "accept" {
+		t.Errorf("the banner took focus back from %q to %q", "accept", got)
+	}
 }
 
 // tabTo presses Tab until the focused element is want, and fails after max presses.

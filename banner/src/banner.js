@@ -88,8 +88,8 @@
   const allowed = () => C.x || granted(C.b);
   let seen;
   // A prerendered page (speculation rules) is no visit until it is shown, if ever: what
-  // would tell the server of one waits, a pageview here and a decision on the browser's
-  // signal in start().
+  // would tell the server of one waits (pageviews, events, a decision on the browser's
+  // signal).
   const shown = (f) => (d.prerendering ? d.addEventListener("prerenderingchange", f, { once: true }) : f());
   const pageview = () => {
     const u = location.href.split("#")[0];
@@ -189,8 +189,9 @@
     // autofocus moves focus in as the banner is first rendered, with the layout that
     // rendering does anyway: focus() here would force one inside this script. The browser
     // autofocuses once per page and not over a focused field, so after that frame focus()
-    // covers the rest.
-    requestAnimationFrame(() => setTimeout(() => box && d.activeElement != box && box.focus()));
+    // covers the rest, but never takes it from inside the banner, where a quick keyboard
+    // user may already be.
+    requestAnimationFrame(() => setTimeout(() => box && !box.contains(d.activeElement) && box.focus()));
   };
   const showNote = () => {
     if (note) return;
@@ -297,7 +298,7 @@
     get: () => (R ? Object.fromEntries(cats.map((c) => [c.i, granted(c.i)])) : null),
     has: granted,
     on: (event, f) => event == "change" && listeners.push(f),
-    track: (name, props) => allowed() && send({ type: "event", name, props }),
+    track: (name, props) => shown(() => allowed() && send({ type: "event", name, props })),
   };
 
   // What the stored choice asks of the page: its effects (before: the categories granted

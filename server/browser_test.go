@@ -656,6 +656,9 @@ func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
 			browsertest.WaitFor(t, first, "the decision", `Consentry.has("marketing")`)
 			shown()
 			browsertest.WaitFor(t, other, "the other tab to follow the grant", `!document.querySelector(".cst") && window.demoRan.length == 3 && Consentry.has("marketing")`)
+			if dl := state(t, other).DataLayer; strings.Count(dl[len(dl)-1], "granted") != 7 {
+				t.Errorf("the other tab's Google tags were not told of the grant: %v", dl)
+			}
 			// A tracker in the other tab sets a cookie on its own path; the withdrawal
 			// in the first tab, at /, cannot delete it from there.
 			browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.cookie = "_demo_ads=2; path=/shop/"; window.beforeWithdrawal = true`))

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -1043,6 +1044,44 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 		for _, cat := range []string{"necessary", "preferences", "analytics", "marketing"} {
 			if !slices.ContainsFunc(texts, func(s string) bool { return strings.HasPrefix(s, want["cat."+cat+".name"]) }) {
 				t.Errorf("%s: no %q toggle in %v", lang, want["cat."+cat+".name"], texts)
+			}
+		}
+	}
+}
+
+// At 400% zoom (a 1280x1024 screen shows 320x256 CSS pixels) every language's banner still
+// fits on screen and every control of both layers can be reached by keyboard and seen
+// (WCAG 2.2, 1.4.10 Reflow): a fixed box taller than the viewport would be cut off where
+// no scrolling reaches.
+func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{})
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 320, Height: 256, DeviceScaleFactor: 1})
+		return err
+	}))
+	// onScreen is whether an element (the focused one by default) is wholly in the viewport
+	// and inside the dialog that holds it, after the browser scrolled it into view.
+	const onScreen = `((e = document.activeElement) => {
+		const r = e.getBoundingClientRect(), box = e.closest(".cst, .cst-p").getBoundingClientRect();
+		return r.top >= Math.max(0, box.top) && r.bottom <= Math.min(innerHeight, box.bottom) && r.left >= 0 && r.right <= innerWidth;
+	})`
+	for _, lang := range banner.Shipped {
+		b.open(t, ctx, "/?lang="+lang)
+		browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
+		if !eval[bool](t, ctx, onScreen+`(document.querySelector(".cst"))`) {
+			t.Errorf("%s: the first layer does not fit on screen: %v", lang, eval[any](t, ctx, `document.querySelector(".cst").getBoundingClientRect().toJSON()`))
+		}
+		for _, want := range []string{"A", "accept", "reject", "custom"} {
+			if got := press(t, ctx, kb.Tab); got != want || !eval[bool](t, ctx, onScreen+`()`) {
+				t.Errorf("%s, first layer: focus on %s (want %s), on screen: %v", lang, got, want, eval[bool](t, ctx, onScreen+`()`))
+			}
+		}
+		press(t, ctx, kb.Enter)
+		n := eval[int](t, ctx, `document.querySelectorAll(".cst-p a, .cst-p button, .cst-p input:not([disabled]), .cst-p summary").length`)
+		for i := range n {
+			if got := press(t, ctx, kb.Tab); !eval[bool](t, ctx, onScreen+`()`) {
+				t.Errorf("%s, second layer: control %d (%s) is focused out of sight", lang, i, got)
 			}
 		}
 	}

@@ -1087,6 +1087,34 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 	}
 }
 
+// A printed page shows the page, not the banner, its second layer or the signal note.
+func TestBrowserBannerIsNotPrinted(t *testing.T) {
+	for _, tc := range []struct {
+		opts  browsertest.Options
+		parts string // what a screen shows, the second layer open
+	}{
+		{browsertest.Options{}, `[".cst", ".cst-m"]`},
+		{browsertest.Options{DNT: true}, `[".cst-n", ".cst-m"]`},
+	} {
+		b := newBrowserEnv(t, browserEnvOptions{})
+		ctx := browsertest.New(t, tc.opts)
+		b.open(t, ctx, "/")
+		browsertest.WaitFor(t, ctx, "the first layer or the note", `document.querySelector(".cst, .cst-n")`)
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`Consentry.open()`))
+		shown := tc.parts + `.filter(s => getComputedStyle(document.querySelector(s)).display != "none")`
+		if got := eval[[]string](t, ctx, shown); len(got) != 2 {
+			t.Fatalf("on screen, shown: %v of %s", got, tc.parts)
+		}
+		browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+			return err
+		}))
+		if got := eval[[]string](t, ctx, shown); len(got) != 0 {
+			t.Errorf("printed: %v", got)
+		}
+	}
+}
+
 // With reload_on_withdraw, withdrawing reloads the page so that scripts that already ran
 // stop; the category's cookies are gone first. Reduced motion: no animation.
 func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {

@@ -1087,6 +1087,26 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 	}
 }
 
+// A double click on a choice (a common habit) records one decision: a second row would
+// hold a consent id the visitor never receives, whose record they could then neither see
+// nor erase.
+func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	// As a mouse does it: two presses and releases, the second with a click count of 2
+	// (chromedp.DoubleClick sends only that second one, one click event).
+	at := eval[[]float64](t, ctx, `(r => [r.x + r.width / 2, r.y + r.height / 2])(document.querySelector('.cst button[data-a="accept"]').getBoundingClientRect())`)
+	browsertest.Do(t, ctx, chromedp.MouseClickXY(at[0], at[1]), chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)))
+	browsertest.WaitFor(t, ctx, "the decision", `Consentry.has("marketing")`)
+	if n := eval[int](t, ctx, `new Promise(r => setTimeout(() => r(performance.getEntriesByType("resource").filter(r => r.name.endsWith("/v1/consent")).length), 500))`); n != 1 {
+		t.Errorf("%d requests to record the decision", n)
+	}
+	if got := b.decisions(t); len(got) != 1 {
+		t.Errorf("ledger after a double click: %v", got)
+	}
+}
+
 // A printed page shows the page, not the banner, its second layer or the signal note.
 func TestBrowserBannerIsNotPrinted(t *testing.T) {
 	for _, tc := range []struct {

@@ -241,7 +241,12 @@
     }
   };
 
+  // One decision at a time: a double click would record a second one under a consent id
+  // the visitor never keeps, whose record they could neither see nor erase.
+  let deciding;
   const decide = async (method, chosen) => {
+    if (deciding) return;
+    deciding = 1;
     const before = R ? R.g : 0;
     try {
       const r = await fetch(api + "/v1/consent", {
@@ -268,6 +273,7 @@
       const host = modal ? modal.firstChild : box;
       if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", `<p class="cst-e" role="alert">${esc(T.error)}</p>`);
     }
+    deciding = 0;
   };
 
   function act(e) {

@@ -851,8 +851,8 @@ func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
 	}
 }
 
-// focused describes the focused element: its data-a action, its toggle index, or its tag.
-const focused = `(e => e.dataset.a || (e.dataset.i ? "toggle" + e.dataset.i : e.className || e.tagName))(document.activeElement)`
+// focused describes the focused element: its data-a action, its toggle index, its first class, or its tag.
+const focused = `(e => e.dataset.a || (e.dataset.i ? "toggle" + e.dataset.i : e.classList[0] || e.tagName))(document.activeElement)`
 
 func press(t *testing.T, ctx context.Context, key string, mods ...chromedp.Modifier) string {
 	t.Helper()
@@ -1105,6 +1105,68 @@ func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 	}
 	if got := b.decisions(t); len(got) != 1 {
 		t.Errorf("ledger after a double click: %v", got)
+	}
+}
+
+// The first layer and the signal note are not modal: a keyboard user may go on through
+// the page behind them. No control they tab to may be hidden behind them (WCAG 2.2 AA,
+// 2.4.11 Focus Not Obscured): the page scrolls it into view above, its last lines too.
+func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
+	links := strings.Repeat(`<p><a href="#">a link in a long page</a></p>`, 60)
+	b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/long" {
+				pages.ServeHTTP(w, r)
+				return
+			}
+			rec := served(pages, r)
+			relay(w, rec, strings.Replace(rec.Body.String(), "</main>", links+"</main>", 1))
+		})
+	}})
+	for _, tc := range []struct {
+		name  string
+		opts  browsertest.Options
+		shown string // the first layer, or the note
+	}{{"first layer", browsertest.Options{}, ".cst"}, {"signal note", browsertest.Options{DNT: true}, ".cst-n"}} {
+		t.Run(tc.name, func(t *testing.T) { focusNotObscured(t, b, tc.opts, tc.shown) })
+	}
+}
+
+func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, shown string) {
+	ctx := browsertest.New(t, opts)
+	// A phone's viewport, where the banner spans the width.
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1})
+		return err
+	}))
+	b.open(t, ctx, "/long")
+	browsertest.WaitFor(t, ctx, "the banner", `document.querySelector("`+shown+`") && performance.now() > 500`)
+	n := eval[int](t, ctx, `document.querySelectorAll("main a").length`)
+	var focused, hidden int
+	for range n + 12 {
+		press(t, ctx, kb.Tab)
+		// The banner may scroll a focused iframe into view a task after the focus moved.
+		where, err := browsertest.Poll[string](ctx, `(e => {
+			if (!e.closest("main")) return "elsewhere";
+			const r = e.getBoundingClientRect(), b = document.querySelector("`+shown+`").getBoundingClientRect();
+			return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right ? "" : "seen";
+		})(document.activeElement)`, 10*time.Millisecond, 500*time.Millisecond)
+		if err != nil && !strings.Contains(err.Error(), "not true within") {
+			t.Fatal(err)
+		}
+		switch where {
+		case "":
+			hidden++
+			focused++
+		case "seen":
+			focused++
+		}
+	}
+	if focused < n {
+		t.Fatalf("Tab reached %d of the page's %d links", focused, n)
+	}
+	if hidden > 0 {
+		t.Errorf("%d of the page's %d controls were focused behind the banner", hidden, focused)
 	}
 }
 

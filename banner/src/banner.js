@@ -177,7 +177,28 @@
   const button = (a, key, cls) => `<button type="button" data-a="${a}"${cls ? ` class="${cls}"` : ""}>${esc(T[key])}</button>`;
   const choices = (...b) => '<div class="cst-b">' + b.map((a) => button(a[0], a[1])).join("") + "</div>";
   const remove = (n) => n && n.remove();
-
+  // The first layer and the note are not modal: a keyboard user may go on through the
+  // page, and what gets focus there must not be hidden behind them (WCAG 2.2, 2.4.11). With
+  // .cst-u on them and --cst-h, their height from the bottom of the viewport, the
+  // stylesheet pads the page's scrolling and makes room at its end; focus in the page
+  // scrolls into view (iframes, which Chromium does not scroll to on focus, included).
+  const unobscuring = (n) => {
+    // An iframe taking focus gets no focusin here: the element that lost it has a focusout.
+    const seen = () =>
+      setTimeout(() => {
+        const a = d.activeElement;
+        a && a != d.body && !n.contains(a) && a.scrollIntoView({ block: "nearest" });
+      });
+    const events = ["focusin", "focusout"];
+    events.forEach((e) => d.addEventListener(e, seen));
+    n.classList.add("cst-u");
+    const o = new ResizeObserver(() => {
+      if (n.isConnected) return d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + "px");
+      events.forEach((e) => d.removeEventListener(e, seen));
+      o.disconnect();
+    });
+    o.observe(n);
+  };
   const showBanner = () => {
     style();
     back = d.activeElement;
@@ -191,7 +212,14 @@
     // autofocuses once per page and not over a focused field, so after that frame focus()
     // covers the rest, but never takes it from inside the banner, where a quick keyboard
     // user may already be.
-    requestAnimationFrame(() => setTimeout(() => box && !box.contains(d.activeElement) && box.focus()));
+    // Both after the first frame, off its path.
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        if (!box) return;
+        box.contains(d.activeElement) || box.focus();
+        unobscuring(box);
+      })
+    );
   };
   const showNote = () => {
     if (note) return;
@@ -200,6 +228,7 @@
       `<div class="cst-n" role="status"><p>${esc(T.signal)}</p>${button("custom", "settings")}` +
         `<button type="button" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
     );
+    unobscuring(note);
   };
   const vendor = (v) =>
     `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}` +

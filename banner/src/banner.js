@@ -178,26 +178,31 @@
   const choices = (...b) => '<div class="cst-b">' + b.map((a) => button(a[0], a[1])).join("") + "</div>";
   const remove = (n) => n && n.remove();
   // The first layer and the note are not modal: a keyboard user may go on through the
-  // page, and what gets focus there must not be hidden behind them (WCAG 2.2, 2.4.11). With
-  // .cst-u on them and --cst-h, their height from the bottom of the viewport, the
-  // stylesheet pads the page's scrolling and makes room at its end; focus in the page
-  // scrolls into view (iframes, which Chromium does not scroll to on focus, included).
+  // page, and what gets focus there must not be hidden behind them (WCAG 2.2, 2.4.11). Once
+  // focus is in the page (not before: most visitors never tab there), they get .cst-u and
+  // --cst-h, their height from the bottom of the viewport, with which the stylesheet pads
+  // the page's scrolling and makes room at its end; and what has focus scrolls into view
+  // (iframes too, which get no focusin here: the element that lost focus has a focusout).
   const unobscuring = (n) => {
-    // An iframe taking focus gets no focusin here: the element that lost it has a focusout.
+    const events = ["focusin", "focusout"];
+    const height = () => d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + "px");
+    let o;
     const seen = () =>
       setTimeout(() => {
         const a = d.activeElement;
-        a && a != d.body && !n.contains(a) && a.scrollIntoView({ block: "nearest" });
+        if (!n.isConnected) {
+          events.forEach((e) => d.removeEventListener(e, seen));
+          return o && o.disconnect();
+        }
+        if (!a || a == d.body || n.contains(a)) return;
+        if (!o) {
+          n.classList.add("cst-u");
+          height();
+          (o = new ResizeObserver(() => n.isConnected && height())).observe(n);
+        }
+        a.scrollIntoView({ block: "nearest" });
       });
-    const events = ["focusin", "focusout"];
     events.forEach((e) => d.addEventListener(e, seen));
-    n.classList.add("cst-u");
-    const o = new ResizeObserver(() => {
-      if (n.isConnected) return d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + "px");
-      events.forEach((e) => d.removeEventListener(e, seen));
-      o.disconnect();
-    });
-    o.observe(n);
   };
   const showBanner = () => {
     style();

@@ -310,6 +310,16 @@ func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 	return lb.b, lb.err
 }
 
+// rtlScripts are the scripts written right to left that a site's language may be in.
+var rtlScripts = map[string]bool{"Adlm": true, "Arab": true, "Hebr": true, "Mand": true, "Nkoo": true, "Rohg": true, "Samr": true, "Syrc": true, "Thaa": true}
+
+// rightToLeft reports whether lang (a BCP 47 tag) is written right to left: ar, he, fa,
+// ur, yi, and a tag that names such a script (az-Arab).
+func rightToLeft(lang string) bool {
+	script, _ := language.Make(lang).Script()
+	return rtlScripts[script.String()]
+}
+
 // config is what the script knows of its site, with short keys: it travels in every
 // first visit.
 type config struct {
@@ -317,6 +327,7 @@ type config struct {
 	Version string              `json:"v"`
 	Policy  string              `json:"p"`
 	Lang    string              `json:"l"`
+	RTL     bool                `json:"d,omitempty"` // the language is written right to left
 	Exempt  bool                `json:"x"`
 	Beacon  string              `json:"b"` // the category that beacons need
 	URL     string              `json:"u"` // privacy policy
@@ -348,7 +359,7 @@ type vendor struct {
 
 func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, error) {
 	c := config{
-		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, Exempt: s.AnalyticsMode == consent.ModeExempt,
+		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
 		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw, Texts: map[string]string{}, CSS: bs.css,
 	}

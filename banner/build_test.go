@@ -181,7 +181,7 @@ sites:
     policy_version: v1
     banner:
       default_lang: nl
-      languages: [nl, en, fr]
+      languages: [nl, en, fr, ar]
       texts:
         nl: {title: Jouw keuze, text: Wij vragen toestemming., policy: Privacy, accept: Alles accepteren, reject: Alles weigeren,
              customize: Aanpassen, settings_title: Instellingen, settings_text: Kies., save: Opslaan, withdraw: Intrekken, close: Sluiten,
@@ -189,6 +189,7 @@ sites:
              dismiss: Verbergen, error: Mislukt., cat.necessary.name: Noodzakelijk, cat.necessary.description: Nodig.,
              cat.stats.name: Statistieken, cat.stats.description: Telt bezoeken.}
         fr: {cat.stats.name: Statistiques}
+        ar: {title: اختيارك, accept: قبول الكل}
     categories:
       - {id: necessary, required: true}
       - {id: stats, technologies: [beacon]}
@@ -217,6 +218,34 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 	}
 	if b, _, _ := bs.Choose("club", "", "de", 0); b.Lang != "nl" {
 		t.Errorf("an unoffered language gets the site default, got %s", b.Lang)
+	}
+}
+
+// A language written right to left says so, so that the banner sets its own dir (not the
+// page's, which may differ).
+func TestRightToLeftLanguages(t *testing.T) {
+	for lang, rtl := range map[string]bool{"ar": true, "he": true, "fa": true, "ur": true, "yi": true, "az-Arab": true,
+		"en": false, "zh-CN": false, "ja": false, "de": false, "az": false, "nl": false} {
+		if got := rightToLeft(lang); got != rtl {
+			t.Errorf("rightToLeft(%q) = %v", lang, got)
+		}
+	}
+	sites, err := consent.ParseSites("s.yaml", []byte(customSite))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for lang, rtl := range map[string]bool{"ar": true, "nl": false} {
+		b, err := bs.Bundle("club", lang)
+		if err != nil || b == nil {
+			t.Fatalf("%s: %v", lang, err)
+		}
+		if c := configOf(t, b); c.RTL != rtl || lang == "ar" && c.Texts["title"] != "اختيارك" {
+			t.Errorf("%s: rtl %v, title %q", lang, c.RTL, c.Texts["title"])
+		}
 	}
 }
 

@@ -47,6 +47,9 @@ sites:
     analytics_mode: consent
     banner:
       policy_url: https://demo.example/privacy
+      languages: [en, zh-CN, ja, fr, es, de, ar]
+      texts:
+        ar: {title: اختيارك للخصوصية, accept: قبول الكل, reject: رفض الكل, customize: تخصيص}
       reload_on_withdraw: RELOAD
       google_consent_mode:
         security_storage: [necessary]
@@ -1194,6 +1197,39 @@ func TestBrowserBannerIsNotPrinted(t *testing.T) {
 		}))
 		if got := eval[[]string](t, ctx, shown); len(got) != 0 {
 			t.Errorf("printed: %v", got)
+		}
+	}
+}
+
+// A banner in a language written right to left (a site may add one with its own texts)
+// reads right to left, its second layer's close button at the left; one written left to
+// right keeps that on a right-to-left page.
+func TestBrowserRightToLeftLanguage(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{})
+	for _, tc := range []struct{ lang, dir string }{{"ar", "rtl"}, {"en", "ltr"}} {
+		b.open(t, ctx, "/?lang="+tc.lang)
+		// The page itself right to left, as an Arabic site's would be.
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.documentElement.dir = "rtl"`))
+		got := eval[map[string]any](t, ctx, `(b => { const t = b.querySelector("h2"), g = document.createRange(), box = b.getBoundingClientRect();
+			g.selectNodeContents(t);
+			const r = g.getBoundingClientRect();
+			return {dir: getComputedStyle(b).direction, title: t.textContent, right: Math.round(box.right - r.right), left: Math.round(r.left - box.left)}; })(document.querySelector(".cst"))`)
+		if got["dir"] != tc.dir {
+			t.Errorf("%s: direction %v", tc.lang, got)
+		}
+		// The title's text starts at the edge its direction starts from, a padding away.
+		start, end := got["left"], got["right"]
+		if tc.dir == "rtl" {
+			start, end = end, start
+		}
+		if start.(float64) > 25 || end.(float64) < 25 {
+			t.Errorf("%s: the title does not start at the %s edge: %v", tc.lang, tc.dir, got)
+		}
+		click(t, ctx, `.cst button[data-a="custom"]`)
+		x := eval[[]float64](t, ctx, `(p => [p.querySelector(".cst-x").getBoundingClientRect().x, p.getBoundingClientRect().x + p.getBoundingClientRect().width / 2])(document.querySelector(".cst-p"))`)
+		if x[0] < x[1] != (tc.dir == "rtl") {
+			t.Errorf("%s: the close button at x %.0f, the dialog's middle %.0f", tc.lang, x[0], x[1])
 		}
 	}
 }

@@ -162,6 +162,7 @@
     t.innerHTML = html;
     const n = t.firstChild;
     n.lang = C.l;
+    n.dir = C.d ? "rtl" : "ltr"; // its own, not the page's
     n.onclick = act;
     d.body.append(n);
     return n;

@@ -195,9 +195,9 @@ sites:
       - {id: stats, technologies: [beacon]}
 `
 
-// A language without a translation of some text falls back to the site's default
-// language, never to a blank.
-func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
+// customBanners builds the banners of customSite.
+func customBanners(t *testing.T) *Banners {
+	t.Helper()
 	sites, err := consent.ParseSites("s.yaml", []byte(customSite))
 	if err != nil {
 		t.Fatal(err)
@@ -206,6 +206,13 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return bs
+}
+
+// A language without a translation of some text falls back to the site's default
+// language, never to a blank.
+func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
+	bs := customBanners(t)
 	fr, _ := bs.Bundle("club", "fr")
 	c := configOf(t, fr)
 	if c.Cats[1].Name != "Statistiques" || c.Cats[1].Description != "Telt bezoeken." || c.Texts["accept"] != "Tout accepter" {
@@ -230,14 +237,7 @@ func TestRightToLeftLanguages(t *testing.T) {
 			t.Errorf("rightToLeft(%q) = %v", lang, got)
 		}
 	}
-	sites, err := consent.ParseSites("s.yaml", []byte(customSite))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs, err := New(sites)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bs := customBanners(t)
 	for lang, rtl := range map[string]bool{"ar": true, "nl": false} {
 		b, err := bs.Bundle("club", lang)
 		if err != nil || b == nil {

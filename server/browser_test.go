@@ -656,10 +656,14 @@ func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
 					browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new Event("visibilitychange"))`))
 				}
 			}
+			browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`window.changes = []; Consentry.on("change", c => changes.push(c))`))
 			click(t, first, `.cst button[data-a="accept"]`)
 			browsertest.WaitFor(t, first, "the decision", `Consentry.has("marketing")`)
 			shown()
 			browsertest.WaitFor(t, other, "the other tab to follow the grant", `!document.querySelector(".cst") && window.demoRan.length == 3 && Consentry.has("marketing")`)
+			if got := eval[[]map[string]bool](t, other, `changes`); len(got) != 1 || !got[0]["marketing"] {
+				t.Errorf("the other tab's change listeners: %v", got)
+			}
 			if dl := state(t, other).DataLayer; strings.Count(dl[len(dl)-1], "granted") != 7 {
 				t.Errorf("the other tab's Google tags were not told of the grant: %v", dl)
 			}

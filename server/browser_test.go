@@ -1177,6 +1177,45 @@ func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, sho
 	}
 }
 
+// A visitor with a privacy signal who opens two pages of the site at once (links opened in
+// new tabs) gets one recorded refusal and one consent id, not one per tab: a second would
+// be a record they never hold the receipt for, so could neither see nor erase.
+func TestBrowserTabsOpenedTogetherRecordOneRefusal(t *testing.T) {
+	var mu sync.Mutex
+	arrived, together := 0, make(chan struct{})
+	b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/a" || r.URL.Path == "/b" {
+				// Both pages are answered once both are asked for, so that their banners
+				// start together.
+				mu.Lock()
+				if arrived++; arrived == 2 {
+					close(together)
+				}
+				mu.Unlock()
+				select {
+				case <-together:
+				case <-r.Context().Done():
+					return
+				}
+			}
+			pages.ServeHTTP(w, r)
+		})
+	}})
+	// Chromium's Do Not Track setting holds in every tab (the GPC option is set per tab).
+	first := browsertest.New(t, browsertest.Options{DNT: true})
+	second := browsertest.Tab(t, first)
+	for tab, path := range map[context.Context]string{first: "/a", second: "/b"} {
+		browsertest.Do(t, tab, chromedp.Evaluate[chromedp.Void](`location.href = "`+b.page+path+`"`))
+	}
+	for _, tab := range []context.Context{first, second} {
+		browsertest.WaitFor(t, tab, "the signal note", `document.querySelector(".cst-n") && window.Consentry && Consentry.get()`)
+	}
+	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all dnt necessary" {
+		t.Errorf("ledger: %v", got)
+	}
+}
+
 // A printed page shows the page, not the banner, its second layer or the signal note.
 func TestBrowserBannerIsNotPrinted(t *testing.T) {
 	for _, tc := range []struct {

@@ -344,7 +344,22 @@
 
   // What the stored choice asks of the page: its effects (before: the categories granted
   // until now), else the browser's signal answers, else the visitor is asked.
-  const settle = (before) => (R ? apply(before) : dnt || gpc ? shown(() => decide("reject_all")) : box || showBanner());
+  const settle = (before) => (R ? apply(before) : dnt || gpc ? shown(refuse) : box || showBanner());
+  // The receipt, read again: when it changed (in another tab, say), its choice holds here.
+  const reread = () =>
+    readCookie().then((c) => {
+      if (c == prev) return;
+      const before = R ? R.g : 0;
+      prev = c;
+      R = c && decode(c);
+      if (R) box = remove(box);
+      settle(before);
+    });
+  // Tabs of a site opened together each find no receipt. Under a lock, one records the
+  // refusal the browser's signal asks for and the others read its receipt: one consent id
+  // for the visitor, not one per tab that they would never hold (nor see, nor erase).
+  const refuse = () =>
+    nav.locks ? nav.locks.request("consentry " + name, () => reread().then(() => (R ? showNote() : decide("reject_all")))) : decide("reject_all");
   const start = () => {
     for (const m of ["pushState", "replaceState"]) {
       const f = history[m];
@@ -370,15 +385,6 @@
     // sat in the back/forward cache. It is read again whenever that can have happened, and
     // holds here too (withdrawn categories' cookies deleted here, trackers stopped by the
     // reload a site may ask for), so that no page left open undoes a withdrawal.
-    const reread = () =>
-      readCookie().then((c) => {
-        if (c == prev) return;
-        const before = R ? R.g : 0;
-        prev = c;
-        R = c && decode(c);
-        if (R) box = remove(box);
-        settle(before);
-      });
     if (w.cookieStore) w.cookieStore.addEventListener("change", (e) => [...e.changed, ...e.deleted].some((c) => c.name == name) && reread());
     d.addEventListener("visibilitychange", () => (d.visibilityState == "hidden" ? pageview() : reread()));
     // A page restored from the back/forward cache is viewed again without running anew.

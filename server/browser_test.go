@@ -196,17 +196,35 @@ func (b *browserEnv) noPageviews(t *testing.T, ctx context.Context, why string) 
 	}
 }
 
-// waitPageviews waits until the stored pageview paths, sorted, are want: a beacon sent as
-// a page is left may still be on its way, and the writer flushes every 100 ms here.
-func (b *browserEnv) waitPageviews(t *testing.T, want string) {
+// eventually calls got every interval, for up to 10 s, until it returns want; else it
+// fails the test with what and the last value got: a beacon sent as a page is left, or a
+// decision, may still be on its way, and the writer flushes every 100 ms here.
+func eventually(t *testing.T, what string, every time.Duration, want string, got func() string) {
 	t.Helper()
-	var pv []string
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-		if pv = chtest.Strings(t, b.conn, pageviewPaths); strings.Join(slices.Sorted(slices.Values(pv)), " ") == want {
+	var last string
+	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(every) {
+		if last = got(); last == want {
 			return
 		}
 	}
-	t.Fatalf("pageviews: %v, want %s", pv, want)
+	t.Fatalf("%s: %s, want %s", what, last, want)
+}
+
+// waitPageviews waits until the stored pageview paths, sorted, are want.
+func (b *browserEnv) waitPageviews(t *testing.T, want string) {
+	t.Helper()
+	eventually(t, "pageviews", 100*time.Millisecond, want, func() string {
+		return strings.Join(slices.Sorted(slices.Values(chtest.Strings(t, b.conn, pageviewPaths))), " ")
+	})
+}
+
+// viewport makes the page in ctx as large as a screen of width by height CSS pixels.
+func viewport(t *testing.T, ctx context.Context, width, height int64) {
+	t.Helper()
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: width, Height: height, DeviceScaleFactor: 1})
+		return err
+	}))
 }
 
 func eval[T any](t *testing.T, ctx context.Context, js string) T {
@@ -467,12 +485,12 @@ func prerenderEnv(t *testing.T) (*browserEnv, *prerender) {
 func (p *prerender) launch(t *testing.T, ctx context.Context) {
 	t.Helper()
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`void window.open("/launch", "_blank", "noopener")`))
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if slices.Contains(p.seen(), "/started prefetch;prerender") {
-			return
+	eventually(t, "the prerendered page's banner (else: the requests so far)", 20*time.Millisecond, "started", func() string {
+		if requests := p.seen(); !slices.Contains(requests, "/started prefetch;prerender") {
+			return fmt.Sprint(requests)
 		}
-	}
-	t.Fatalf("the banner did not start in a prerendered page; requests: %v", p.seen())
+		return "started"
+	})
 }
 
 func (p *prerender) seen() []string {
@@ -522,11 +540,7 @@ func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 				t.Fatalf("a page only prerendered sent %d events", n)
 			}
 			close(p.show)
-			for end := time.Now().Add(10 * time.Second); strings.Join(b.decisions(t), "|") != tc.decisions; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(end) {
-					t.Fatalf("ledger: %v, want %s", b.decisions(t), tc.decisions)
-				}
-			}
+			eventually(t, "ledger", 100*time.Millisecond, tc.decisions, func() string { return strings.Join(b.decisions(t), "|") })
 			if tc.pageviews != "" {
 				b.waitPageviews(t, tc.pageviews)
 			} else {
@@ -535,11 +549,7 @@ func TestBrowserPrerenderedPageCountsWhenShown(t *testing.T) {
 					t.Errorf("nothing may be tracked: %v", got)
 				}
 			}
-			for end := time.Now().Add(10 * time.Second); b.countEvents(t, "event") != tc.events; time.Sleep(100 * time.Millisecond) {
-				if time.Now().After(end) {
-					t.Fatalf("events: %d, want %d", b.countEvents(t, "event"), tc.events)
-				}
-			}
+			eventually(t, "events", 100*time.Millisecond, fmt.Sprint(tc.events), func() string { return fmt.Sprint(b.countEvents(t, "event")) })
 			if docs := slices.DeleteFunc(p.seen(), func(r string) bool { return !strings.HasPrefix(r, "/prerendered ") }); len(docs) != 1 || docs[0] != "/prerendered prefetch;prerender" {
 				t.Errorf("the page shown was not the prerendered one: %v", docs)
 			}
@@ -1064,10 +1074,7 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
-	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 320, Height: 256, DeviceScaleFactor: 1})
-		return err
-	}))
+	viewport(t, ctx, 320, 256)
 	// onScreen is whether an element (the focused one by default) is wholly in the viewport
 	// and inside the dialog that holds it, after the browser scrolled it into view.
 	const onScreen = `((e = document.activeElement) => {
@@ -1142,10 +1149,7 @@ func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
 func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, shown string) {
 	ctx := browsertest.New(t, opts)
 	// A phone's viewport, where the banner spans the width.
-	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		_, err := cdp.Call(ctx, tg, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 390, Height: 844, DeviceScaleFactor: 1})
-		return err
-	}))
+	viewport(t, ctx, 390, 844)
 	b.open(t, ctx, "/long")
 	browsertest.WaitFor(t, ctx, "the banner", `document.querySelector("`+shown+`") && performance.now() > 500`)
 	n := eval[int](t, ctx, `document.querySelectorAll("main a").length`)

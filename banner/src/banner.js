@@ -188,11 +188,11 @@
     const events = ["focusin", "focusout"];
     const height = () => d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + "px");
     let o;
-    const seen = () =>
+    const reveal = () =>
       setTimeout(() => {
         const a = d.activeElement;
         if (!n.isConnected) {
-          events.forEach((e) => d.removeEventListener(e, seen));
+          events.forEach((e) => d.removeEventListener(e, reveal));
           return o && o.disconnect();
         }
         if (!a || a == d.body || n.contains(a)) return;
@@ -203,7 +203,7 @@
         }
         a.scrollIntoView({ block: "nearest" });
       });
-    events.forEach((e) => d.addEventListener(e, seen));
+    events.forEach((e) => d.addEventListener(e, reveal));
   };
   const showBanner = () => {
     style();
@@ -217,8 +217,7 @@
     // rendering does anyway: focus() here would force one inside this script. The browser
     // autofocuses once per page and not over a focused field, so after that frame focus()
     // covers the rest, but never takes it from inside the banner, where a quick keyboard
-    // user may already be.
-    // Both after the first frame, off its path.
+    // user may already be. Watching for focus in the page waits too, off the first frame.
     requestAnimationFrame(() =>
       setTimeout(() => {
         if (!box) return;

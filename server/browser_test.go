@@ -958,16 +958,40 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	}
 }
 
+// nodeModule reads a file of an npm package the browser tests use (scripts/browser); it
+// skips the test without them, unless the browser tests are required.
+func nodeModule(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile("../scripts/browser/node_modules/" + path)
+	if err != nil {
+		if os.Getenv("CONSENTRY_TEST_BROWSER") == "1" {
+			t.Fatalf("%v (npm --prefix scripts/browser install)", err)
+		}
+		t.Skipf("needs npm --prefix scripts/browser install (%v)", err)
+	}
+	return data
+}
+
+// axeResult is what axe-core found on a page: the ids of the rules that passed, and each
+// violation with the nodes it names.
+type axeResult struct {
+	Violations []string `json:"violations"`
+	Passes     []string `json:"passes"`
+}
+
+// runAxe runs axe-core (already evaluated in the page) on what context names (a JS
+// expression: document, or the banner's layers), with the target-size rule (WCAG 2.2 AA,
+// 2.5.8: 24 by 24 CSS pixels), which axe leaves off by default.
+func runAxe(t *testing.T, ctx context.Context, context string) axeResult {
+	t.Helper()
+	return eval[axeResult](t, ctx, `axe.run(`+context+`, {rules: {"target-size": {enabled: true}}}).then(r => ({passes: r.passes.map(p => p.id), violations: r.violations.map(v =>
+		v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ") + " " + n.failureSummary).join("; "))}))`)
+}
+
 // axe-core's rules on both layers and the signal note, light and dark; each state is
 // also saved as a screenshot (var/screenshots, or $CONSENTRY_SCREENSHOTS).
 func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
-	axe, err := os.ReadFile("../scripts/browser/node_modules/axe-core/axe.min.js")
-	if err != nil {
-		if os.Getenv("CONSENTRY_TEST_BROWSER") == "1" {
-			t.Fatalf("axe-core: %v (npm --prefix scripts/browser install)", err)
-		}
-		t.Skipf("needs axe-core: npm --prefix scripts/browser install (%v)", err)
-	}
+	axe := nodeModule(t, "axe-core/axe.min.js")
 	dir := os.Getenv("CONSENTRY_SCREENSHOTS")
 	if dir == "" {
 		dir = "../var/screenshots"
@@ -983,16 +1007,11 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 				if opts.Dark != eval[bool](t, ctx, `matchMedia("(prefers-color-scheme: dark)").matches`) {
 					t.Fatal("colour scheme emulation failed")
 				}
-				res := eval[struct {
-					Violations []string `json:"violations"`
-					Passes     []string `json:"passes"`
-				}](t, ctx, `axe.run(document, {rules: {"target-size": {enabled: true}}}).then(r => ({passes: r.passes.map(p => p.id), violations: r.violations.map(v =>
-					v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ") + " " + n.failureSummary).join("; "))}))`)
+				res := runAxe(t, ctx, "document")
 				for _, v := range res.Violations {
 					t.Errorf("%s, %s: %s", theme, layer, v)
 				}
 				// The rules that matter for each layer must have run and passed, not been skipped.
-				// target-size (WCAG 2.2 AA, 2.5.8: 24 by 24 CSS pixels) is off in axe by default.
 				rules := map[string][]string{
 					"first-layer":  {"color-contrast", "aria-dialog-name", "button-name", "link-name", "region", "target-size"},
 					"second-layer": {"color-contrast", "aria-dialog-name", "button-name", "link-name", "label", "aria-allowed-role", "nested-interactive", "target-size"},
@@ -1024,6 +1043,142 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 	}
 	abs, _ := filepath.Abs(dir)
 	t.Logf("screenshots in %s", abs)
+}
+
+// pageThemes are stylesheets that sites put on the pages the banner lands on, each styling
+// bare elements (buttons, headings, paragraphs, links, checkboxes, details) its own way:
+// three from npm (Tailwind's preflight unlayered, as Tailwind 3 sites serve it), and the
+// habits of many a hand-made theme.
+var pageThemes = map[string]string{
+	"tailwind":  "npm:tailwindcss/preflight.css",
+	"bootstrap": "npm:bootstrap/dist/css/bootstrap.min.css",
+	"pico":      "npm:@picocss/pico/css/pico.classless.min.css",
+	"habits": `html { font-size: 62.5% } /* 1rem = 10px */
+body { font-size: 1.6rem; letter-spacing: .03em; word-spacing: .1em; color-scheme: dark }
+*:focus { outline: none }
+a { color: inherit; text-decoration: none }
+p { color: #8a8a8a; font-size: 1.8rem }
+h2 { font: 300 3.2rem/1 Georgia, serif; text-transform: uppercase }
+button { text-transform: uppercase; border-radius: 0; box-shadow: none }
+button:hover, button:focus { background: #e91e63; color: #fff }
+div { border-radius: 0 }
+li::before { content: "\2192  " }
+summary::after { content: " +" }`,
+}
+
+// themed serves the demo page with ?theme=NAME's stylesheet linked at the end of its body,
+// after the banner's own styles, as a page's last word on how its elements look.
+func themed(pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if name, ok := strings.CutPrefix(r.URL.Path, "/theme/"); ok {
+			css, ok := pageThemes[name]
+			if path, npm := strings.CutPrefix(css, "npm:"); npm {
+				http.ServeFile(w, r, "../scripts/browser/node_modules/"+path)
+			} else if ok {
+				w.Header().Set("Content-Type", "text/css")
+				_, _ = io.WriteString(w, css)
+			} else {
+				http.NotFound(w, r)
+			}
+			return
+		}
+		rec := served(pages, r)
+		body := rec.Body.String()
+		if theme := r.URL.Query().Get("theme"); theme != "" {
+			body = strings.Replace(body, "</body>", `<link rel="stylesheet" href="/theme/`+url.PathEscape(theme)+`"></body>`, 1)
+		}
+		relay(w, rec, body)
+	})
+}
+
+// bannerLooks is how every element of the banner's layers on the page looks: the computed
+// styles that a page's stylesheet could change, its box, what it shows before and after
+// itself (a page's icons), and each control's focus ring.
+const bannerLooks = `(async () => {
+	await Promise.all(document.getAnimations().map(a => a.finished)); // the slide in
+	const props = ["display", "position", "box-sizing", "margin", "padding", "border-width", "border-style", "border-color", "border-radius",
+		"background-color", "background-image", "color", "font-family", "font-size", "font-weight", "font-style", "line-height",
+		"letter-spacing", "text-transform", "text-decoration-line", "text-align", "opacity", "visibility", "box-shadow",
+		"appearance", "list-style-type", "accent-color", "width", "height"];
+	const box = (e) => (r => [r.x, r.y, r.width, r.height].map(Math.round).join(","))(e.getBoundingClientRect());
+	const name = (e) => e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + (e.dataset.a ? "[" + e.dataset.a + "]" : "");
+	const looks = {};
+	let i = 0;
+	for (const root of document.querySelectorAll(".cst, .cst-m, .cst-n"))
+		for (const e of [root, ...root.querySelectorAll("*")]) {
+			const s = getComputedStyle(e);
+			const pseudo = (p) => (s => p + ": " + s.content + " " + s.display + " " + s.backgroundImage)(getComputedStyle(e, p));
+			looks[i++ + " " + name(e)] = props.map(p => p + ": " + s.getPropertyValue(p)).concat("box: " + box(e), pseudo("::before"), pseudo("::after"));
+		}
+	for (const e of document.querySelectorAll(":is(.cst, .cst-m, .cst-n) :is(a, button, input, summary)")) {
+		e.focus();
+		const s = getComputedStyle(e);
+		looks[i++ + " focused " + name(e)] = ["outline-style", "outline-width", "outline-color", "outline-offset", "box-shadow"].map(p => p + ": " + s.getPropertyValue(p));
+	}
+	return looks;
+})()`
+
+// A site's own stylesheet styles its buttons, headings, paragraphs, links and checkboxes, and
+// the banner lives among them. It must look the same on every page, stylesheet or not: with
+// the page's focus rings removed, greyed text or unlined links it would fail WCAG, and with
+// the page's button colours its choices could lose their equal weight.
+func TestBrowserPageStylesDoNotReachTheBanner(t *testing.T) {
+	axe := nodeModule(t, "axe-core/axe.min.js")
+	for _, css := range pageThemes {
+		if path, npm := strings.CutPrefix(css, "npm:"); npm {
+			nodeModule(t, path)
+		}
+	}
+	b := newBrowserEnv(t, browserEnvOptions{wrap: themed})
+	// looks opens every layer in turn (the signal note in a browser with GPC) on the page
+	// with a theme, runs axe on each, and says how each element looks.
+	looks := func(theme string, dark bool) map[string][]string {
+		all := map[string][]string{}
+		for _, gpc := range []bool{false, true} {
+			ctx := browsertest.New(t, browsertest.Options{Dark: dark, GPC: gpc})
+			b.open(t, ctx, "/?theme="+theme)
+			browsertest.WaitFor(t, ctx, "the page's styles", `[...document.styleSheets].every(s => s.cssRules)`)
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(axe)))
+			layer := func(name string) {
+				t.Helper()
+				// The banner's layers only: a theme may fail on its own page.
+				for _, v := range runAxe(t, ctx, `{include: [".cst, .cst-m, .cst-n"]}`).Violations {
+					t.Errorf("theme %q, dark %v, %s: %s", theme, dark, name, v)
+				}
+				maps.Copy(all, maps.Collect(func(yield func(string, []string) bool) {
+					for k, v := range eval[map[string][]string](t, ctx, bannerLooks) {
+						if !yield(name+" "+k, v) {
+							return
+						}
+					}
+				}))
+			}
+			if gpc {
+				browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
+				layer("signal note")
+				continue
+			}
+			layer("first layer")
+			click(t, ctx, `.cst button[data-a="custom"]`)
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			layer("second layer")
+		}
+		return all
+	}
+	for _, dark := range []bool{false, true} {
+		want := looks("", dark)
+		for theme := range pageThemes {
+			got := looks(theme, dark)
+			for _, k := range slices.Sorted(maps.Keys(want)) {
+				if diff := slices.DeleteFunc(slices.Clone(got[k]), func(p string) bool { return slices.Contains(want[k], p) }); len(diff) > 0 {
+					t.Errorf("theme %q, dark %v: %s looks different: %s", theme, dark, k, strings.Join(diff, "; "))
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("theme %q, dark %v: %d elements, want %d", theme, dark, len(got), len(want))
+			}
+		}
+	}
 }
 
 // Every shipped language renders from the page's <html lang>, with no blank or missing text.

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1517,5 +1518,48 @@ func TestBrowserOverHTTPS(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the blocked scripts without a click", `window.demoRan.length == 3`)
 	if eval[bool](t, ctx, `!!document.querySelector(".cst")`) || !eval[bool](t, ctx, `Consentry.get().analytics === true && Consentry.has("marketing")`) {
 		t.Error("a returning visitor over https: no banner, the consent known")
+	}
+}
+
+// The demo page enforces Trusted Types (require-trusted-types-for 'script'; trusted-types
+// consentry), so every browser test runs under them. Beyond the layers and the blocked
+// scripts those cover, the banner also writes the error a failed decision shows, and
+// reloads itself in the page's language, through its policy.
+func TestBrowserUnderTrustedTypes(t *testing.T) {
+	var failed atomic.Bool
+	b := newBrowserEnv(t, browserEnvOptions{proxied: true, wrap: func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/consentry/v1/consent" && failed.CompareAndSwap(false, true) {
+				http.Error(w, "the ledger is away", http.StatusServiceUnavailable)
+				return
+			}
+			pages.ServeHTTP(w, r)
+		})
+	}})
+	var fr map[string]string
+	if data, err := os.ReadFile("../banner/i18n/fr.json"); err != nil || json.Unmarshal(data, &fr) != nil {
+		t.Fatalf("fr.json: %v", err)
+	}
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/?banner_lang=fr")
+	if got := eval[[]string](t, ctx, `[document.querySelector(".cst h2").textContent, String(document.querySelectorAll("script[data-cst-lang]").length)]`); got[0] != fr["title"] || got[1] != "1" {
+		t.Fatalf("the banner reloaded in French: %q", got)
+	}
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the error", `document.querySelector(".cst .cst-e")`)
+	if got := eval[string](t, ctx, `document.querySelector(".cst .cst-e").textContent`); got != fr["error"] {
+		t.Fatalf("error shown: %q, want %q", got, fr["error"])
+	}
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	if s := state(t, ctx); len(s.CSP) != 0 || strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" {
+		t.Fatalf("after accepting: %+v", s)
+	}
+	if got := b.decisions(t); len(got) != 1 || got[0] != "accept_all none necessary,preferences,analytics,marketing" {
+		t.Fatalf("ledger: %v", got)
+	}
+	// The page does enforce them: markup from a plain string is refused.
+	if got := eval[string](t, ctx, `(() => { try { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); return "written" } catch (e) { return e.name } })()`); got != "TypeError" {
+		t.Fatalf("the page does not enforce Trusted Types: plain markup was %s", got)
 	}
 }

@@ -65,7 +65,7 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		host = u.Scheme + "://" + u.Host // a source with a path would match that path only
 	}
 	w.Header().Set("Content-Security-Policy", fmt.Sprintf(
-		"default-src 'self'; script-src 'self' %s 'nonce-%s'; style-src 'self' 'nonce-%s'; connect-src 'self' %s; img-src 'self'; frame-src 'self'",
+		"default-src 'self'; script-src 'self' %s 'nonce-%s'; style-src 'self' 'nonce-%s'; connect-src 'self' %s; img-src 'self'; frame-src 'self'; require-trusted-types-for 'script'; trusted-types consentry",
 		host, nonce, nonce, host))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

@@ -32,6 +32,17 @@
   // a language reload of this script has already set them.
   if (C.g && !ds.cstLang) gtag("consent", "default", { ...consentTypes(1), wait_for_update: 500 });
 
+  // Trusted Types: a page that enforces them lets the banner write its own markup (its
+  // texts escaped) and start the page's own scripts it unblocks through a policy named
+  // "consentry" (CSP: trusted-types consentry). A language reload of this script gets the
+  // policy from this one, as a name is allowed once.
+  const same = (s) => s;
+  let P = me.P || { createHTML: same, createScript: same, createScriptURL: same };
+  if (w.trustedTypes && !me.P)
+    try {
+      P = trustedTypes.createPolicy("consentry", P);
+    } catch (e) {}
+
   // The page asks for another language than the server picked from Accept-Language:
   // load that language's build instead, once.
   const want = (ds.lang || d.documentElement.lang || "").toLowerCase();
@@ -41,7 +52,8 @@
     for (const a of me.attributes) if (a.name != "src" && a.name != "integrity") s.setAttribute(a.name, a.value);
     s.nonce = me.nonce;
     s.dataset.cstLang = want;
-    s.src = me.src + (me.src.includes("?") ? "&" : "?") + "lang=" + encodeURIComponent(want);
+    s.P = P;
+    s.src = P.createScriptURL(me.src + (me.src.includes("?") ? "&" : "?") + "lang=" + encodeURIComponent(want));
     me.after(s);
     return;
   }
@@ -115,10 +127,10 @@
               return done();
             }
             const s = d.createElement("script");
-            for (const a of el.attributes) if (a.name != "type" && a.name != "data-consent") s.setAttribute(a.name, a.value);
+            for (const a of el.attributes) if (a.name != "type" && a.name != "data-consent") s.setAttribute(a.name, a.name == "src" ? P.createScriptURL(a.value) : a.value);
             if (el.dataset.type) s.type = el.dataset.type;
             s.nonce = el.nonce;
-            s.text = el.text;
+            s.text = P.createScript(el.text);
             if (s.src) {
               s.async = false;
               s.onload = s.onerror = done;
@@ -159,7 +171,7 @@
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => "&#" + c.charCodeAt(0) + ";");
   const node = (html) => {
     const t = d.createElement("div");
-    t.innerHTML = html;
+    t.innerHTML = P.createHTML(html);
     const n = t.firstChild;
     n.lang = C.l;
     n.dir = C.d ? "rtl" : "ltr"; // its own, not the page's
@@ -305,7 +317,7 @@
       pageview();
     } catch (e) {
       const host = modal ? modal.firstChild : box;
-      if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", `<p class="cst-e" role="alert">${esc(T.error)}</p>`);
+      if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(T.error)}</p>`));
     }
     deciding = 0;
   };

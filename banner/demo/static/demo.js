@@ -4,7 +4,8 @@ window.demoRan = [];
 window.cspViolations = [];
 document.addEventListener("securitypolicyviolation", (e) => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));
 const show = () => {
-  document.getElementById("ran").innerHTML = window.demoRan.map((r) => "<li>" + r + "</li>").join("") || "<li>nothing yet</li>";
+  const item = (text) => Object.assign(document.createElement("li"), { textContent: text });
+  document.getElementById("ran").replaceChildren(...(window.demoRan.length ? window.demoRan : ["nothing yet"]).map(item));
   document.getElementById("state").textContent = JSON.stringify(window.Consentry && window.Consentry.get(), null, 1);
   document.getElementById("datalayer").textContent = (window.dataLayer || []).map((a) => JSON.stringify(Array.from(a))).join("\n");
 };

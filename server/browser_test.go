@@ -1224,9 +1224,9 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 }
 
 // At 400% zoom (a 1280x1024 screen shows 320x256 CSS pixels) every language's banner still
-// fits on screen and every control of both layers can be reached by keyboard and seen
-// (WCAG 2.2, 1.4.10 Reflow): a fixed box taller than the viewport would be cut off where
-// no scrolling reaches.
+// fits on screen, no control covers its text, and every control of both layers can be
+// reached by keyboard and seen (WCAG 2.2, 1.4.10 Reflow): a fixed box taller than the
+// viewport would be cut off where no scrolling reaches.
 func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
@@ -1236,6 +1236,23 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 	const onScreen = `((e = document.activeElement) => {
 		const r = e.getBoundingClientRect(), box = e.closest(".cst, .cst-p").getBoundingClientRect();
 		return r.top >= Math.max(0, box.top) && r.bottom <= Math.min(innerHeight, box.bottom) && r.left >= 0 && r.right <= innerWidth;
+	})`
+	// covered lists the shown text of a layer that lies under a control it is not part of
+	// (the boxes of each line of an inline one).
+	const covered = `((layer) => {
+		const controls = [...layer.querySelectorAll("a, button, input, summary")].filter(c => c.checkVisibility()), out = [];
+		const texts = document.createTreeWalker(layer, NodeFilter.SHOW_TEXT);
+		for (let n; (n = texts.nextNode()); ) {
+			if (!n.parentElement.checkVisibility()) continue;
+			const r = document.createRange();
+			r.selectNodeContents(n);
+			for (const q of r.getClientRects())
+				for (const c of controls)
+					for (const b of c.getClientRects())
+						if (!c.contains(n) && q.right > b.left && q.left < b.right && q.bottom > b.top && q.top < b.bottom)
+							out.push(JSON.stringify(n.textContent.trim()) + " under " + (c.dataset.a || c.tagName));
+		}
+		return out;
 	})`
 	for _, lang := range banner.Shipped {
 		b.open(t, ctx, "/?lang="+lang)
@@ -1249,6 +1266,12 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 			}
 		}
 		press(t, ctx, kb.Enter)
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+		for _, layer := range []string{".cst", ".cst-p"} {
+			if got := eval[[]string](t, ctx, covered+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
+				t.Errorf("%s, %s: text covered by a control: %q", lang, layer, got)
+			}
+		}
 		n := eval[int](t, ctx, `document.querySelectorAll(".cst-p a, .cst-p button, .cst-p input:not([disabled]), .cst-p summary").length`)
 		for i := range n {
 			if got := press(t, ctx, kb.Tab); !eval[bool](t, ctx, onScreen+`()`) {

@@ -1067,29 +1067,31 @@ li::before { content: "\2192  " }
 summary::after { content: " +" }`,
 }
 
-// themed serves the demo page with ?theme=NAME's stylesheet linked at the end of its body,
-// after the banner's own styles, as a page's last word on how its elements look.
-func themed(pages http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if name, ok := strings.CutPrefix(r.URL.Path, "/theme/"); ok {
-			css, ok := pageThemes[name]
-			if path, npm := strings.CutPrefix(css, "npm:"); npm {
-				http.ServeFile(w, r, "../scripts/browser/node_modules/"+path)
-			} else if ok {
-				w.Header().Set("Content-Type", "text/css")
-				_, _ = io.WriteString(w, css)
-			} else {
-				http.NotFound(w, r)
+// themed serves the demo page with ?theme=NAME's stylesheet from themes linked at the end
+// of its body, after the banner's own styles, as a page's last word on how its elements look.
+func themed(themes map[string]string) func(http.Handler) http.Handler {
+	return func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if name, ok := strings.CutPrefix(r.URL.Path, "/theme/"); ok {
+				css, ok := themes[name]
+				if path, npm := strings.CutPrefix(css, "npm:"); npm {
+					http.ServeFile(w, r, "../scripts/browser/node_modules/"+path)
+				} else if ok {
+					w.Header().Set("Content-Type", "text/css")
+					_, _ = io.WriteString(w, css)
+				} else {
+					http.NotFound(w, r)
+				}
+				return
 			}
-			return
-		}
-		rec := served(pages, r)
-		body := rec.Body.String()
-		if theme := r.URL.Query().Get("theme"); theme != "" {
-			body = strings.Replace(body, "</body>", `<link rel="stylesheet" href="/theme/`+url.PathEscape(theme)+`"></body>`, 1)
-		}
-		relay(w, rec, body)
-	})
+			rec := served(pages, r)
+			body := rec.Body.String()
+			if theme := r.URL.Query().Get("theme"); theme != "" {
+				body = strings.Replace(body, "</body>", `<link rel="stylesheet" href="/theme/`+url.PathEscape(theme)+`"></body>`, 1)
+			}
+			relay(w, rec, body)
+		})
+	}
 }
 
 // bannerLooks is how every element of the banner's layers on the page looks: the computed
@@ -1130,7 +1132,7 @@ func TestBrowserPageStylesDoNotReachTheBanner(t *testing.T) {
 			nodeModule(t, path)
 		}
 	}
-	b := newBrowserEnv(t, browserEnvOptions{wrap: themed})
+	b := newBrowserEnv(t, browserEnvOptions{wrap: themed(pageThemes)})
 	// looks opens every layer in turn (the signal note in a browser with GPC) on the page
 	// with a theme, runs axe on each, and says how each element looks.
 	looks := func(theme string, dark bool) map[string][]string {
@@ -1226,9 +1228,10 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 // At 400% zoom (a 1280x1024 screen shows 320x256 CSS pixels) every language's banner still
 // fits on screen, no control covers its text, and every control of both layers can be
 // reached by keyboard and seen (WCAG 2.2, 1.4.10 Reflow): a fixed box taller than the
-// viewport would be cut off where no scrolling reaches.
+// viewport would be cut off where no scrolling reaches. The same holds with a reader's
+// wider text spacing (1.4.12).
 func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
-	b := newBrowserEnv(t, browserEnvOptions{})
+	b := newBrowserEnv(t, browserEnvOptions{wrap: themed(textSpacing)})
 	ctx := browsertest.New(t, browsertest.Options{})
 	viewport(t, ctx, 320, 256)
 	// onScreen is whether an element (the focused one by default) is wholly in the viewport
@@ -1254,32 +1257,44 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 		}
 		return out;
 	})`
-	for _, lang := range banner.Shipped {
-		b.open(t, ctx, "/?lang="+lang)
-		browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
-		if !eval[bool](t, ctx, onScreen+`(document.querySelector(".cst"))`) {
-			t.Errorf("%s: the first layer does not fit on screen: %v", lang, eval[any](t, ctx, `document.querySelector(".cst").getBoundingClientRect().toJSON()`))
-		}
-		for _, want := range []string{"A", "accept", "reject", "custom"} {
-			if got := press(t, ctx, kb.Tab); got != want || !eval[bool](t, ctx, onScreen+`()`) {
-				t.Errorf("%s, first layer: focus on %s (want %s), on screen: %v", lang, got, want, eval[bool](t, ctx, onScreen+`()`))
+	// Each language as it comes, then with the reader's text spacing (WCAG 1.4.12).
+	for _, theme := range []string{"", "spacing"} {
+		for _, lang := range banner.Shipped {
+			page := lang + " " + theme
+			b.open(t, ctx, "/?lang="+lang+"&theme="+theme)
+			browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
+			if !eval[bool](t, ctx, onScreen+`(document.querySelector(".cst"))`) {
+				t.Errorf("%s: the first layer does not fit on screen: %v", page, eval[any](t, ctx, `document.querySelector(".cst").getBoundingClientRect().toJSON()`))
 			}
-		}
-		press(t, ctx, kb.Enter)
-		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
-		for _, layer := range []string{".cst", ".cst-p"} {
-			if got := eval[[]string](t, ctx, covered+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
-				t.Errorf("%s, %s: text covered by a control: %q", lang, layer, got)
+			for _, want := range []string{"A", "accept", "reject", "custom"} {
+				if got := press(t, ctx, kb.Tab); got != want || !eval[bool](t, ctx, onScreen+`()`) {
+					t.Errorf("%s, first layer: focus on %s (want %s), on screen: %v", page, got, want, eval[bool](t, ctx, onScreen+`()`))
+				}
 			}
-		}
-		n := eval[int](t, ctx, `document.querySelectorAll(".cst-p a, .cst-p button, .cst-p input:not([disabled]), .cst-p summary").length`)
-		for i := range n {
-			if got := press(t, ctx, kb.Tab); !eval[bool](t, ctx, onScreen+`()`) {
-				t.Errorf("%s, second layer: control %d (%s) is focused out of sight", lang, i, got)
+			press(t, ctx, kb.Enter)
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			for _, layer := range []string{".cst", ".cst-p"} {
+				if got := eval[[]string](t, ctx, covered+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
+					t.Errorf("%s, %s: text covered by a control: %q", page, layer, got)
+				}
+			}
+			n := eval[int](t, ctx, `document.querySelectorAll(".cst-p a, .cst-p button, .cst-p input:not([disabled]), .cst-p summary").length`)
+			for i := range n {
+				if got := press(t, ctx, kb.Tab); !eval[bool](t, ctx, onScreen+`()`) {
+					t.Errorf("%s, second layer: control %d (%s) is focused out of sight", page, i, got)
+				}
 			}
 		}
 	}
+	if got := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst-p p")).letterSpacing`); got == "normal" {
+		t.Fatal("the reader's text spacing did not apply")
+	}
 }
+
+// textSpacing is the test of WCAG 1.4.12 Text Spacing as a reader's style sheet: lines,
+// letters, words and paragraphs spaced wider, and nothing may be lost.
+var textSpacing = map[string]string{"spacing": `* { line-height: 1.5 !important; letter-spacing: 0.12em !important; word-spacing: 0.16em !important }
+p { margin-bottom: 2em !important }`}
 
 // A double click on a choice (a common habit) records one decision: a second row would
 // hold a consent id the visitor never receives, whose record they could then neither see

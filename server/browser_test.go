@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -1599,5 +1600,48 @@ func TestBrowserUnderTrustedTypes(t *testing.T) {
 	// The page does enforce them: markup from a plain string is refused.
 	if got := eval[string](t, ctx, `(() => { try { document.body.insertAdjacentHTML("beforeend", "<b>x</b>"); return "written" } catch (e) { return e.name } })()`); got != "TypeError" {
 		t.Fatalf("the page does not enforce Trusted Types: plain markup was %s", got)
+	}
+}
+
+// A page that embeds the banner twice (a tag manager and the page's own tag, say) gets it
+// once: one first layer, one decision, one pageview per view, one Consent Mode default;
+// with Trusted Types enforced, also no second policy of the same name (a CSP violation).
+func TestBrowserBannerEmbeddedTwiceRunsOnce(t *testing.T) {
+	for _, trustedTypes := range []bool{false, true} {
+		t.Run(fmt.Sprintf("trusted types %v", trustedTypes), func(t *testing.T) {
+			b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					rec := served(pages, r)
+					body := rec.Body.String()
+					if tag := regexp.MustCompile(`<script src="[^"]+/banner\.js"[^>]*></script>`).FindString(body); tag != "" {
+						body = strings.Replace(body, "</body>", strings.Replace(tag, "<script ", "<script async ", 1)+"</body>", 1)
+					}
+					if csp := rec.Header().Get("Content-Security-Policy"); !trustedTypes && csp != "" {
+						rec.Header().Set("Content-Security-Policy", csp[:strings.Index(csp, "; require-trusted-types-for")])
+					}
+					relay(w, rec, body)
+				})
+			}})
+			ctx := browsertest.New(t, browsertest.Options{})
+			b.open(t, ctx, "/shop")
+			if n := eval[int](t, ctx, `document.querySelectorAll("script[src*='/banner.js']").length`); n != 2 {
+				t.Fatalf("%d banner scripts on the page, want 2", n)
+			}
+			browsertest.WaitFor(t, ctx, "both banner scripts to have run", `performance.getEntriesByType("resource").filter(r => r.name.includes("/banner.js")).every(r => r.responseEnd > 0)`)
+			if n := eval[int](t, ctx, `new Promise(r => setTimeout(() => r(document.querySelectorAll(".cst").length), 300))`); n != 1 {
+				t.Fatalf("%d first layers", n)
+			}
+			click(t, ctx, `.cst button[data-a="accept"]`)
+			browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+			click(t, ctx, "#spa")
+			browsertest.WaitFor(t, ctx, "the beacons to leave", beaconsSent+" >= 2")
+			if got := b.decisions(t); len(got) != 1 {
+				t.Errorf("ledger: %v", got)
+			}
+			b.waitPageviews(t, "/shop /spa-page")
+			if s := state(t, ctx); strings.Count(strings.Join(s.DataLayer, "\n"), `"default"`) != 1 || strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || len(s.CSP) != 0 {
+				t.Errorf("Consent Mode defaults, what ran, CSP violations: %+v", s)
+			}
+		})
 	}
 }

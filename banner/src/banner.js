@@ -13,6 +13,12 @@
   const T = C.t;
   const cats = C.c;
   const nonce = ds.nonce || me.nonce;
+  // Embedded twice (by a tag manager and by the page, say), the banner runs once: twice, it
+  // would ask twice and count every view twice. A reload of itself in another language
+  // is the one that runs.
+  const once = Symbol.for("consentry");
+  if (w[once] && !ds.cstLang) return;
+  w[once] = 1;
   // gtag.js reads arguments objects, not arrays. Only sites with Consent Mode call it, so
   // other pages get no dataLayer.
   function gtag() {

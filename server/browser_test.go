@@ -1645,3 +1645,60 @@ func TestBrowserBannerEmbeddedTwiceRunsOnce(t *testing.T) {
 		})
 	}
 }
+
+// stackingThemes are pages that make a fixed box hard to see: a body that is transformed
+// or filtered (a page-transition effect, a day of mourning in grey) holds fixed boxes to
+// itself rather than to the viewport, and a chat widget or cookie-wall-sized ad at the
+// highest z-index, added after the banner, paints over it.
+var stackingThemes = map[string]string{
+	"transformed": `body { transform: translateZ(0) } main { min-height: 300vh }`,
+	"filtered":    `body { filter: grayscale(1) } main { min-height: 300vh }`,
+	"widget":      `body::after { content: ""; position: fixed; left: 0; right: 0; bottom: 0; height: 45vh; z-index: 2147483647; background: #c00 }`,
+}
+
+// reachable lists what of a layer a visitor cannot use as the page first shows it: the
+// layer out of the viewport, or a control that, scrolled into view, is not what a click at
+// its centre reaches.
+const reachable = `((layer) => {
+	const out = [], r = layer.getBoundingClientRect();
+	if (r.top < 0 || r.left < 0 || r.bottom > innerHeight || r.right > innerWidth) out.push("the layer is out of the viewport: " + JSON.stringify(r));
+	for (const c of layer.querySelectorAll("a, button, input, summary")) {
+		if (!c.checkVisibility()) continue;
+		c.scrollIntoView({block: "nearest"});
+		const b = c.getBoundingClientRect(), hit = document.elementFromPoint(b.x + b.width / 2, b.y + b.height / 2);
+		if (!hit || !c.contains(hit)) out.push((c.dataset.a || c.tagName) + " is under " + (hit ? hit.tagName + "." + hit.className : "nothing"));
+	}
+	return out;
+})`
+
+// The banner is seen and its every control can be clicked, whatever the page does to fixed
+// boxes: it is shown in the browser's top layer, above and apart from the page.
+func TestBrowserBannerOnTopOfThePage(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{wrap: themed(stackingThemes)})
+	for _, theme := range slices.Sorted(maps.Keys(stackingThemes)) {
+		for _, gpc := range []bool{false, true} {
+			ctx := browsertest.New(t, browsertest.Options{GPC: gpc})
+			b.open(t, ctx, "/?theme="+theme)
+			check := func(layer string) {
+				t.Helper()
+				browsertest.WaitFor(t, ctx, layer+" in the top layer", `document.querySelector(":popover-open `+layer+`, `+layer+`:popover-open")`)
+				// The signal note shows where the visitor is. The first layer's autofocus, in
+				// the frame before it moves to the top layer, scrolls a page that holds it to
+				// itself down to it (known; see banner.js).
+				if layer == ".cst-n" && eval[float64](t, ctx, `scrollY`) != 0 {
+					t.Errorf("%s, %s: the page scrolled to %v to show it", theme, layer, eval[float64](t, ctx, `scrollY`))
+				}
+				if got := eval[[]string](t, ctx, reachable+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
+					t.Errorf("%s, %s: %q", theme, layer, got)
+				}
+			}
+			if gpc {
+				check(".cst-n")
+				continue
+			}
+			check(".cst")
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.cst button[data-a="custom"]').click()`))
+			check(".cst-p")
+		}
+	}
+}

@@ -175,18 +175,23 @@
   };
 
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => "&#" + c.charCodeAt(0) + ";");
+  // Each layer goes in a holder of its own at the end of the body, shown in the browser's
+  // top layer where there is one: above whatever the page shows (a chat widget at the
+  // highest z-index), and fixed to the viewport even when the page holds fixed boxes to
+  // itself (a transformed or filtered body). The layer goes into the holder once that is
+  // shown, so that showing it focuses nothing: the first layer's autofocus moves focus as
+  // it is first rendered, where showing it would focus at once and force a layout.
   const node = (html) => {
-    const t = d.createElement("div");
-    t.innerHTML = P.createHTML(html);
-    const n = t.firstChild;
+    const o = d.createElement("div");
+    o.className = "cst-o";
+    o.popover = "manual";
+    d.body.append(o);
+    if (o.showPopover) o.showPopover();
+    o.innerHTML = P.createHTML(html);
+    const n = o.firstChild;
     n.lang = C.l;
     n.dir = C.d ? "rtl" : "ltr"; // its own, not the page's
     n.onclick = act;
-    // In the browser's top layer, where there is one: above whatever the page shows (a
-    // chat widget at the highest z-index), and fixed to the viewport even when the page
-    // holds fixed boxes to itself (a transformed or filtered body).
-    n.popover = "manual";
-    d.body.append(n);
     return n;
   };
   let styled, box, modal, note, back;
@@ -199,8 +204,7 @@
   };
   const button = (a, key, cls) => `<button type="button" data-a="${a}"${cls ? ` class="${cls}"` : ""}>${esc(T[key])}</button>`;
   const choices = (...b) => '<div class="cst-b">' + b.map((a) => button(a[0], a[1])).join("") + "</div>";
-  const remove = (n) => n && n.remove();
-  const top = (n) => n.showPopover && n.showPopover();
+  const remove = (n) => n && n.parentNode.remove();
   // The first layer and the note are not modal: a keyboard user may go on through the
   // page, and what gets focus there must not be hidden behind them (WCAG 2.2, 2.4.11). Once
   // focus is in the page (not before: most visitors never tab there), they get .cst-u and
@@ -240,15 +244,10 @@
     // rendering does anyway: focus() here would force one inside this script. The browser
     // autofocuses once per page and not over a focused field, so after that frame focus()
     // covers the rest, but never takes it from inside the banner, where a quick keyboard
-    // user may already be. The move to the top layer waits for that frame too: before it,
-    // it would focus the autofocus element at once, forcing the layout (5 ms of CPU here,
-    // bench/banner); the attribute goes first, as the move would focus it again. Watching
-    // for focus in the page waits too, off the first frame.
+    // user may already be. Watching for focus in the page waits too, off the first frame.
     requestAnimationFrame(() =>
       setTimeout(() => {
         if (!box) return;
-        box.removeAttribute("autofocus");
-        top(box);
         box.contains(d.activeElement) || box.focus();
         unobscuring(box);
       })
@@ -261,7 +260,6 @@
       `<div class="cst-n" role="status"><p>${esc(T.signal)}</p>${button("custom", "settings")}` +
         `<button type="button" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
     );
-    top(note);
     unobscuring(note);
   };
   const vendor = (v) =>
@@ -285,7 +283,6 @@
         (R ? button("withdraw", "withdraw", "cst-w") : "") +
         `<button type="button" class="cst-x" data-a="close" aria-label="${esc(T.close)}">×</button></div></div>`
     );
-    top(modal);
     modal.onkeydown = trap;
     modal.firstChild.focus();
   };

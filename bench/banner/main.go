@@ -120,7 +120,7 @@ inserted.observe(document, {childList: true, subtree: true});`
 // count runs after the banner showed: what it added to the DOM and what the page loaded.
 const count = `(() => {
   const ours = document.querySelector(".cst");
-  const root = ours || document.querySelector("#cc-main");
+  const root = ours ? ours.closest(".cst-o") || ours : document.querySelector("#cc-main"); // with its top-layer holder
   const styles = ours ? 1 : 0; // our <style> element and its text
   let nodes = 0;
   for (const it = document.createNodeIterator(root); it.nextNode(); ) nodes++;

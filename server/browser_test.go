@@ -1347,6 +1347,16 @@ func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, sho
 	viewport(t, ctx, 390, 844)
 	b.open(t, ctx, "/long")
 	browsertest.WaitFor(t, ctx, "the banner", `document.querySelector("`+shown+`") && performance.now() > 500`)
+	// Going through the settings and closing them puts no focus in the page: it is left as
+	// it was.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("`+shown+` [data-a=custom]").click()`))
+	browsertest.WaitFor(t, ctx, "the second layer", `document.activeElement.matches(".cst-p")`)
+	press(t, ctx, kb.Tab)
+	press(t, ctx, kb.Tab)
+	press(t, ctx, kb.Escape)
+	if eval[bool](t, ctx, `new Promise(r => setTimeout(() => r(!!document.querySelector(".cst-u")), 100))`) {
+		t.Error("the settings, opened and closed, made room in the page as if focus had been there")
+	}
 	n := eval[int](t, ctx, `document.querySelectorAll("main a").length`)
 	var focused, hidden int
 	for range n + 12 {

@@ -222,7 +222,7 @@
           events.forEach((e) => d.removeEventListener(e, reveal));
           return o && o.disconnect();
         }
-        if (!a || a == d.body || n.contains(a)) return;
+        if (!a || a == d.body || a.closest(".cst-o")) return; // the page, not a layer of ours
         if (!o) {
           n.classList.add("cst-u");
           height();

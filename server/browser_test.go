@@ -235,12 +235,14 @@ func eval[T any](t *testing.T, ctx context.Context, js string) T {
 
 // pageState is what the page can see of the banner's effects.
 type pageState struct {
-	Banner     bool     `json:"banner"`
-	Note       bool     `json:"note"`
-	Cookies    string   `json:"cookies"`
-	Storage    int      `json:"storage"`
-	Ran        []string `json:"ran"`
-	Iframe     string   `json:"iframe"`
+	Banner  bool     `json:"banner"`
+	Note    bool     `json:"note"`
+	Cookies string   `json:"cookies"`
+	Storage int      `json:"storage"`
+	Ran     []string `json:"ran"`
+	Iframe  string   `json:"iframe"`
+	Pixel   string   `json:"pixel"` // the marketing pixel's src, and whether the browser fetched it
+
 	CSP        []string `json:"csp"`
 	DataLayer  []string `json:"dataLayer"`
 	Blocked    int      `json:"blocked"` // scripts still type=text/plain
@@ -253,6 +255,8 @@ func state(t *testing.T, ctx context.Context) pageState {
 		banner: !!document.querySelector(".cst"), note: !!document.querySelector(".cst-n"),
 		cookies: document.cookie, storage: localStorage.length + sessionStorage.length,
 		ran: window.demoRan, iframe: document.querySelector("iframe[data-consent]").getAttribute("src") || "",
+		pixel: (document.querySelector("img[data-consent]").getAttribute("src") || "") +
+			(performance.getEntriesByType("resource").some(r => r.name.includes("/pixel.gif")) ? " fetched" : ""),
 		csp: window.cspViolations, dataLayer: (window.dataLayer || []).map(a => JSON.stringify(Array.from(a))),
 		blocked: document.querySelectorAll('script[type="text/plain"]').length, consent: Consentry.get()})`)
 }
@@ -267,7 +271,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	s := state(t, ctx)
-	if !s.Banner || s.Cookies != "" || s.Storage != 0 || len(s.Ran) != 0 || s.Iframe != "" || s.Blocked != 3 || s.ConsentAPI != nil {
+	if !s.Banner || s.Cookies != "" || s.Storage != 0 || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Blocked != 3 || s.ConsentAPI != nil {
 		t.Fatalf("first visit: %+v", s)
 	}
 	if len(b.decisions(t)) != 0 {
@@ -299,7 +303,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	click(t, ctx, `.cst button[data-a="reject"]`)
 	browsertest.WaitFor(t, ctx, "the receipt cookie", `document.cookie.includes("consentry=")`)
 	s = state(t, ctx)
-	if s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Blocked != 3 || len(s.CSP) != 0 {
+	if s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Blocked != 3 || len(s.CSP) != 0 {
 		t.Fatalf("after reject all: %+v", s)
 	}
 	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all none necessary" {
@@ -321,7 +325,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	}
 	// The choice holds on the next page: no banner, still blocked.
 	b.open(t, ctx, "/next")
-	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" {
+	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" {
 		t.Fatalf("next page after reject all: %+v", s)
 	}
 	b.noPageviews(t, ctx, "no analytics event may be stored after reject all")
@@ -341,9 +345,9 @@ func acceptAll(t *testing.T, init string) {
 	ctx := browsertest.New(t, browsertest.Options{Init: init})
 	b.open(t, ctx, "/shop?utm_source=news")
 	click(t, ctx, `.cst button[data-a="accept"]`)
-	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts and pixel", `window.demoRan.length == 3 && performance.getEntriesByType("resource").some(r => r.name.includes("/pixel.gif"))`)
 	s := state(t, ctx)
-	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" || s.Blocked != 0 || len(s.CSP) != 0 {
+	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" || s.Pixel != "/static/pixel.gif?ev=PageView fetched" || s.Blocked != 0 || len(s.CSP) != 0 {
 		t.Fatalf("after accept all: %+v", s)
 	}
 	if last := s.DataLayer[len(s.DataLayer)-1]; strings.Count(last, "granted") != 7 {
@@ -767,7 +771,7 @@ func TestBrowserCustomizeThenWithdraw(t *testing.T) {
 	click(t, ctx, `.cst-p button[data-a="save"]`)
 	browsertest.WaitFor(t, ctx, "the analytics script", `window.demoRan.includes("analytics.js") && window.demoRan.includes("inline-analytics")`)
 	s := state(t, ctx)
-	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics" || s.Iframe != "" || !strings.Contains(s.Cookies, "_demo_analytics=1") {
+	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics" || s.Iframe != "" || s.Pixel != "" || !strings.Contains(s.Cookies, "_demo_analytics=1") {
 		t.Fatalf("after customize: %+v", s)
 	}
 	if fmt.Sprint(s.ConsentAPI) != "map[analytics:true marketing:false necessary:true preferences:false]" {
@@ -815,7 +819,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 			b.open(t, ctx, "/")
 			browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
 			s := state(t, ctx)
-			if s.Banner || !s.Note || len(s.Ran) != 0 || s.Iframe != "" {
+			if s.Banner || !s.Note || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" {
 				t.Fatalf("with %s: %+v", tc.name, s)
 			}
 			if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all "+tc.signal+" necessary" {
@@ -826,7 +830,7 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 			click(t, ctx, `.cst-p button[data-a="accept"]`)
 			browsertest.WaitFor(t, ctx, "the second decision", `!document.querySelector(".cst-p")`)
 			b.open(t, ctx, "/again")
-			if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || len(s.CSP) != 0 {
+			if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || len(s.CSP) != 0 {
 				t.Fatalf("next page: %+v", s)
 			}
 			if got := b.decisions(t); len(got) != 2 || got[1] != "accept_all "+tc.signal+" necessary" {

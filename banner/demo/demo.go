@@ -1,6 +1,6 @@
 // Package demo serves a page of an example site that embeds the consent banner, with a
-// blocked analytics script, a blocked inline script, a blocked marketing iframe and a
-// "cookie settings" button, under a strict Content-Security-Policy. `make run` serves it
+// blocked analytics script, a blocked inline script, a blocked marketing iframe and pixel,
+// and a "cookie settings" button, under a strict Content-Security-Policy. `make run` serves it
 // on http://localhost:8081; the browser tests drive the same page.
 package demo
 

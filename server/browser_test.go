@@ -782,10 +782,15 @@ func TestBrowserCustomizeThenWithdraw(t *testing.T) {
 	}
 
 	// Reopen from the page's "cookie settings" button and withdraw.
-	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.changes = []; Consentry.on("change", s => window.changes.push(s))`))
+	// A listener that stopped (with what on() returned) hears nothing more.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.changes = []; window.stopped = [];
+		Consentry.on("change", s => window.changes.push(s)); Consentry.on("change", s => window.stopped.push(s))()`))
 	click(t, ctx, "button[data-consentry-open]")
 	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
 	browsertest.WaitFor(t, ctx, "the change event", `window.changes.length == 1`)
+	if n := eval[int](t, ctx, `window.stopped.length`); n != 0 {
+		t.Errorf("a stopped listener heard %d changes", n)
+	}
 	s = state(t, ctx)
 	if strings.Contains(s.Cookies, "_demo_analytics") || !strings.Contains(s.Cookies, "consentry=") {
 		t.Errorf("withdrawal must delete the category's cookies and keep the receipt: %q", s.Cookies)

@@ -93,7 +93,7 @@
   // The browser's signals, or the headers the server saw when it served this script.
   const dnt = nav.doNotTrack == "1" || w.doNotTrack == "1" || !!(C.z & 1);
   const gpc = nav.globalPrivacyControl === true || !!(C.z & 2);
-  const listeners = [];
+  let listeners = [];
 
   const send = (b) => {
     b.site = C.s;
@@ -364,7 +364,11 @@
     open,
     get: () => (R ? Object.fromEntries(cats.map((c) => [c.i, granted(c.i)])) : null),
     has: granted,
-    on: (event, f) => event == "change" && listeners.push(f),
+    // Returns what stops it, as a component that listens while it is mounted needs.
+    on: (event, f) => {
+      if (event == "change") listeners.push(f);
+      return () => (listeners = listeners.filter((g) => g != f));
+    },
     track: (name, props) => shown(() => allowed() && send({ type: "event", name, props })),
   };
 

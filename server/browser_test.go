@@ -1041,15 +1041,20 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 				continue
 			}
 			check("first-layer")
-			// Refusing is as easy as accepting: the three choices look the same.
-			looks := eval[[]string](t, ctx, `[...document.querySelectorAll(".cst-b button")].map(b => (s =>
-				[s.backgroundColor, s.color, s.fontSize, s.fontWeight, s.borderTopWidth, s.borderTopColor, s.paddingTop, Math.round(b.getBoundingClientRect().height), Math.round(b.getBoundingClientRect().width / 10)].join(" "))(getComputedStyle(b)))`)
-			if len(looks) != 3 || looks[0] != looks[1] || looks[1] != looks[2] {
-				t.Errorf("%s: accept, reject and customize must have equal visual weight: %q", theme, looks)
+			// Refusing is as easy as accepting: the three choices of each layer look the same.
+			equal := func(layer string) {
+				t.Helper()
+				looks := eval[[]string](t, ctx, `[...document.querySelectorAll("`+layer+` .cst-b button")].map(b => (s =>
+					[s.backgroundColor, s.color, s.fontSize, s.fontWeight, s.borderTopWidth, s.borderTopColor, s.paddingTop, Math.round(b.getBoundingClientRect().height), Math.round(b.getBoundingClientRect().width / 10)].join(" "))(getComputedStyle(b)))`)
+				if len(looks) != 3 || looks[0] != looks[1] || looks[1] != looks[2] {
+					t.Errorf("%s, %s: the three choices must have equal visual weight: %q", theme, layer, looks)
+				}
 			}
+			equal(".cst")
 			click(t, ctx, `.cst button[data-a="custom"]`)
 			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
 			check("second-layer")
+			equal(".cst-p")
 		}
 	}
 	abs, _ := filepath.Abs(dir)

@@ -347,6 +347,7 @@ type category struct {
 	Name        string   `json:"n"`
 	Description string   `json:"d"`
 	Cookies     []string `json:"k"` // the category's and its vendors', deleted on withdrawal
+	Storage     []string `json:"t"` // localStorage and sessionStorage keys, removed on withdrawal
 	Vendors     []vendor `json:"v"`
 }
 
@@ -374,7 +375,8 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 	}
 	for _, cat := range s.Categories {
 		cc := category{ID: cat.ID, Required: cat.Required, Name: bs.text(s, lang, "cat."+cat.ID+".name"),
-			Description: bs.text(s, lang, "cat."+cat.ID+".description"), Cookies: append([]string{}, cat.Cookies...), Vendors: []vendor{}}
+			Description: bs.text(s, lang, "cat."+cat.ID+".description"), Cookies: append([]string{}, cat.Cookies...),
+			Storage: append([]string{}, cat.Storage...), Vendors: []vendor{}}
 		for _, v := range cat.Vendors {
 			cc.Vendors = append(cc.Vendors, vendor{Name: v.Name, Purpose: v.Purpose.In(lang, s.Banner.DefaultLang), Cookies: append([]string{}, v.Cookies...), URL: v.PolicyURL})
 			cc.Cookies = append(cc.Cookies, v.Cookies...)

@@ -87,7 +87,8 @@ func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
 	if c.Texts["title"] != "Les cookies de la boutique" || c.Texts["reject"] != "Tout refuser" {
 		t.Errorf("French texts with the site's override: %v", c.Texts)
 	}
-	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads", "_gcl_*", "_fbp"}) {
+	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads", "_gcl_*", "_fbp"}) ||
+		!slices.Equal(c.Cats[1].Storage, []string{"shop_recent:*"}) || c.Cats[3].Storage == nil {
 		t.Errorf("categories: %+v", c.Cats)
 	}
 	if c.Cats[2].Vendors[0].Purpose != "Statistiques de visite auto-hébergées" || c.Cats[3].Vendors[0].Purpose != "Ad conversion measurement" {

@@ -15,6 +15,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -62,6 +64,9 @@ type Category struct {
 	// Cookies the site sets for this category: names, or prefixes ending in "*". The
 	// banner deletes them when the category is withdrawn.
 	Cookies []string `yaml:"cookies" json:"cookies,omitempty"`
+	// Storage is what the site keeps in localStorage and sessionStorage for this category:
+	// keys, or prefixes ending in "*". The banner removes them when the category is withdrawn.
+	Storage []string `yaml:"storage" json:"storage,omitempty"`
 	// Vendors are the third parties the category lets in, shown in the banner.
 	Vendors []Vendor `yaml:"vendors" json:"vendors,omitempty"`
 }
@@ -395,6 +400,7 @@ func validateBanner(b *Banner, cats []Category, fail func(field, format string, 
 	for j, c := range cats {
 		field := fmt.Sprintf("categories[%d]", j)
 		cookieNames(c.Cookies, field+".cookies", fail)
+		storageKeys(c.Storage, field+".storage", fail)
 		if len(c.Vendors) > maxVendorsPerCategory {
 			fail(field+".vendors", "at most %d", maxVendorsPerCategory)
 		}
@@ -426,6 +432,19 @@ func cookieNames(names []string, field string, fail func(field, format string, a
 	for k, n := range names {
 		if !cookiePattern.MatchString(n) {
 			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not a cookie name (or a prefix ending in *)", n)
+		}
+	}
+}
+
+// storageKeys checks a category's storage keys: any text a page may use as a key, within
+// the same bounds as cookie names.
+func storageKeys(keys []string, field string, fail func(field, format string, args ...any)) {
+	if len(keys) > maxCookies {
+		fail(field, "at most %d", maxCookies)
+	}
+	for k, key := range keys {
+		if key == "" || key == "*" || len(key) > maxShortText || !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl) {
+			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not a storage key (or a prefix ending in *): 1 to %d bytes of text", key, maxShortText)
 		}
 	}
 }

@@ -97,6 +97,7 @@ sites:
         required: true
         cookies: ["ok", "pre_*", "semi;colon"]
       - id: analytics
+        storage: ["theme", "cart:*", "", "*", "tab\there"]
         vendors:
           - {name: "", purpose: "x", policy_url: "ftp://v.example"}
           - {name: Matomo, policy_url: "https://matomo.org/privacy", cookies: ["_pk_*", "*"]}
@@ -111,6 +112,9 @@ sites:
 			`banner.google_consent_mode.ad_magic: unknown consent type`,
 			`banner.google_consent_mode.ad_storage: unknown category "marketing"`,
 			`categories[0].cookies[2]: "semi;colon" is not a cookie name`,
+			`categories[1].storage[2]: "" is not a storage key`,
+			`categories[1].storage[3]: "*" is not a storage key`,
+			`categories[1].storage[4]: "tab\there" is not a storage key`,
 			`categories[1].vendors[0].name: is required`,
 			`categories[1].vendors[0].policy_url: "ftp://v.example"`,
 			`categories[1].vendors[1].cookies[1]: "*" is not a cookie name`,

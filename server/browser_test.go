@@ -63,7 +63,7 @@ sites:
         ad_personalization: [marketing]
     categories:
       - {id: necessary, required: true}
-      - {id: preferences, technologies: [storage]}
+      - {id: preferences, technologies: [storage], storage: [demo_theme, "demo_cart:*"]}
       - id: analytics
         technologies: [beacon, cookie]
         cookies: [_demo_analytics]
@@ -1721,5 +1721,23 @@ func TestBrowserBannerOnTopOfThePage(t *testing.T) {
 			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector('.cst button[data-a="custom"]').click()`))
 			check(".cst-p")
 		}
+	}
+}
+
+// Withdrawing a category removes the keys it lists from the page's localStorage and
+// sessionStorage (names, or prefixes ending in *), and nothing else there.
+func TestBrowserWithdrawalClearsTheCategorysStorage(t *testing.T) {
+	b, ctx := acceptAllOn(t, browserEnvOptions{}, "/")
+	const kept = `[localStorage, sessionStorage].map(s => Object.keys(s).sort().join(",")).join(" | ")`
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of [localStorage, sessionStorage])
+		for (const k of ["demo_theme", "demo_cart:1", "demo_cart:2", "demo_themes", "other"]) s.setItem(k, "x")`))
+	click(t, ctx, "button[data-consentry-open]")
+	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
+	browsertest.WaitFor(t, ctx, "the withdrawal", `!Consentry.has("preferences")`)
+	if got := eval[string](t, ctx, kept); got != "demo_themes,other | demo_themes,other" {
+		t.Errorf("storage after withdrawal: %s", got)
+	}
+	if got := b.decisions(t); len(got) != 2 || !strings.HasPrefix(got[1], "withdraw ") {
+		t.Errorf("ledger: %v", got)
 	}
 }

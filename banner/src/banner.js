@@ -149,17 +149,24 @@
   };
 
   // Deletes the cookies a withdrawn category lists, on the host and each parent domain,
-  // at the root and along the current path.
+  // at the root and along the current path, and the keys it lists in the page's storage.
+  const listed = (names, n) => names.some((p) => (p.endsWith("*") ? n.startsWith(p.slice(0, -1)) : n == p));
   const clean = (c) => {
     const hosts = location.hostname.split(".");
     const paths = ["/"];
     for (const p of location.pathname.split("/").slice(1, -1)) paths.push(paths[paths.length - 1] + p + "/");
     for (const kv of d.cookie.split("; ")) {
       const n = kv.split("=")[0];
-      if (n == name || !c.k.some((p) => (p.endsWith("*") ? n.startsWith(p.slice(0, -1)) : n == p))) continue;
+      if (n == name || !listed(c.k, n)) continue;
       for (let j = 0; j <= hosts.length; j++)
         for (const p of paths) d.cookie = n + "=; max-age=0; path=" + p + (j ? "; domain=" + hosts.slice(j - 1).join(".") : "");
     }
+    // Storage a sandboxed frame or the browser's settings deny throws on access.
+    if (c.t.length)
+      for (const s of ["localStorage", "sessionStorage"])
+        try {
+          for (const n of Object.keys(w[s])) if (listed(c.t, n)) w[s].removeItem(n);
+        } catch (e) {}
   };
 
   const apply = (before) => {

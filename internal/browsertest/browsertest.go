@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -77,7 +79,48 @@ func New(t testing.TB, o Options) context.Context {
 		t.Fatalf("start chromium: %v", err)
 	}
 	t.Cleanup(cancel)
+	failOnBannerErrors(t, ctx)
 	return ctx
+}
+
+// failOnBannerErrors fails the test, when it ends, for every exception the banner's script
+// threw in the tab (uncaught, or a rejected promise no one handled): a test may pass on
+// what the page shows while the banner broke on the way.
+func failOnBannerErrors(t testing.TB, ctx context.Context) {
+	var mu sync.Mutex
+	var thrown []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*runtime.EventExceptionThrown)
+		if !ok {
+			return
+		}
+		// Where the error was made: an error of the page's that the banner reports goes
+		// by the page's frame.
+		d := e.ExceptionDetails
+		where := d.URL
+		if d.StackTrace != nil && len(d.StackTrace.CallFrames) > 0 {
+			where = d.StackTrace.CallFrames[0].URL
+		}
+		if strings.Contains(where, "/banner.js") {
+			what := d.Text
+			if d.Exception != nil {
+				what += " " + d.Exception.Description
+			}
+			mu.Lock()
+			thrown = append(thrown, what)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatalf("listen for exceptions: %v", err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range thrown {
+			t.Errorf("the banner threw: %s", e)
+		}
+	})
 }
 
 // Start launches headless Chromium with its profile in dir (empty, or new) and returns a

@@ -1509,8 +1509,13 @@ func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
 	if anim := eval[string](t, ctx, `getComputedStyle(document.querySelector(".cst")).animationName`); anim != "none" {
 		t.Errorf("prefers-reduced-motion: animation %q", anim)
 	}
+	// A page's listener that throws stops neither the pageview the grant counts (the
+	// banner's own first pageview has gone by, refused, by then) nor the reload.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`Consentry.on("change", () => { throw new Error("a page's broken listener") })`))
+	browsertest.WaitFor(t, ctx, "the banner's own first pageview to have gone by", `performance.now() > 500`)
 	click(t, ctx, `.cst button[data-a="accept"]`)
 	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3 && document.cookie.includes("_demo_ads=1")`)
+	b.waitPageviews(t, "/")
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`window.beforeWithdrawal = true`))
 	click(t, ctx, "button[data-consentry-open]")
 	click(t, ctx, `.cst-p button[data-a="withdraw"]`)

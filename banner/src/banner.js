@@ -175,7 +175,16 @@
     const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
     withdrawn.forEach(clean);
     const state = consentry.get();
-    listeners.forEach((f) => f(state));
+    // A page's listener that throws stops nothing of ours (the DOM event, the reload after
+    // a withdrawal, the pageview a grant counts): its error is reported as its own.
+    for (const f of listeners)
+      try {
+        f(state);
+      } catch (e) {
+        setTimeout(() => {
+          throw e;
+        });
+      }
     // For page scripts that run before this one has loaded.
     d.dispatchEvent(new CustomEvent("consentry:change", { detail: state }));
     if (withdrawn.length && C.r) location.reload();

@@ -425,26 +425,28 @@ func validateBanner(b *Banner, cats []Category, fail func(field, format string, 
 	}
 }
 
+// cookieNames checks a list of cookie names, or prefixes ending in "*".
 func cookieNames(names []string, field string, fail func(field, format string, args ...any)) {
-	if len(names) > maxCookies {
-		fail(field, "at most %d", maxCookies)
-	}
-	for k, n := range names {
-		if !cookiePattern.MatchString(n) {
-			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not a cookie name (or a prefix ending in *)", n)
-		}
-	}
+	nameList(names, field, fail, cookiePattern.MatchString, "a cookie name (or a prefix ending in *)")
 }
 
 // storageKeys checks a category's storage keys: any text a page may use as a key, within
 // the same bounds as cookie names.
 func storageKeys(keys []string, field string, fail func(field, format string, args ...any)) {
-	if len(keys) > maxCookies {
+	nameList(keys, field, fail, func(key string) bool {
+		return key != "" && key != "*" && len(key) <= maxShortText && utf8.ValidString(key) && !strings.ContainsFunc(key, unicode.IsControl)
+	}, fmt.Sprintf("a storage key (or a prefix ending in *): 1 to %d bytes of text", maxShortText))
+}
+
+// nameList fails a list of more than maxCookies names, and each name that is not valid,
+// saying it is not what.
+func nameList(names []string, field string, fail func(field, format string, args ...any), valid func(string) bool, what string) {
+	if len(names) > maxCookies {
 		fail(field, "at most %d", maxCookies)
 	}
-	for k, key := range keys {
-		if key == "" || key == "*" || len(key) > maxShortText || !utf8.ValidString(key) || strings.ContainsFunc(key, unicode.IsControl) {
-			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not a storage key (or a prefix ending in *): 1 to %d bytes of text", key, maxShortText)
+	for k, n := range names {
+		if !valid(n) {
+			fail(fmt.Sprintf("%s[%d]", field, k), "%q is not %s", n, what)
 		}
 	}
 }

@@ -1052,7 +1052,7 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 			}
 			equal(".cst")
 			click(t, ctx, `.cst button[data-a="custom"]`)
-			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			browsertest.Do(t, ctx, openVendors)
 			check("second-layer")
 			equal(".cst-p")
 		}
@@ -1178,7 +1178,7 @@ func TestBrowserPageStylesDoNotReachTheBanner(t *testing.T) {
 			}
 			layer("first layer")
 			click(t, ctx, `.cst button[data-a="custom"]`)
-			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			browsertest.Do(t, ctx, openVendors)
 			layer("second layer")
 		}
 		return all
@@ -1199,19 +1199,29 @@ func TestBrowserPageStylesDoNotReachTheBanner(t *testing.T) {
 	}
 }
 
+// shippedTexts are the texts a shipped language gives the banner (banner/i18n).
+func shippedTexts(t *testing.T, lang string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("../banner/i18n/" + lang + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts map[string]string
+	if err := json.Unmarshal(data, &texts); err != nil {
+		t.Fatalf("%s.json: %v", lang, err)
+	}
+	return texts
+}
+
+// openVendors opens every vendor list of the second layer.
+var openVendors = chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`)
+
 // Every shipped language renders from the page's <html lang>, with no blank or missing text.
 func TestBrowserEveryShippedLanguage(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})
 	for _, lang := range banner.Shipped {
-		data, err := os.ReadFile("../banner/i18n/" + lang + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want map[string]string
-		if err := json.Unmarshal(data, &want); err != nil {
-			t.Fatal(err)
-		}
+		want := shippedTexts(t, lang)
 		b.open(t, ctx, "/?lang="+lang)
 		browsertest.WaitFor(t, ctx, "the banner in "+lang, `document.querySelector(".cst")`)
 		got := eval[map[string]string](t, ctx, `(b => ({lang: b.lang, title: b.querySelector("h2").textContent,
@@ -1287,7 +1297,7 @@ func TestBrowserBannerReflowsAtHighZoom(t *testing.T) {
 				}
 			}
 			press(t, ctx, kb.Enter)
-			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll(".cst-p details").forEach(d => d.open = true)`))
+			browsertest.Do(t, ctx, openVendors)
 			for _, layer := range []string{".cst", ".cst-p"} {
 				if got := eval[[]string](t, ctx, covered+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
 					t.Errorf("%s, %s: text covered by a control: %q", page, layer, got)
@@ -1604,10 +1614,7 @@ func TestBrowserUnderTrustedTypes(t *testing.T) {
 			pages.ServeHTTP(w, r)
 		})
 	}})
-	var fr map[string]string
-	if data, err := os.ReadFile("../banner/i18n/fr.json"); err != nil || json.Unmarshal(data, &fr) != nil {
-		t.Fatalf("fr.json: %v", err)
-	}
+	fr := shippedTexts(t, "fr")
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/?banner_lang=fr")
 	if got := eval[[]string](t, ctx, `[document.querySelector(".cst h2").textContent, String(document.querySelectorAll("script[data-cst-lang]").length)]`); got[0] != fr["title"] || got[1] != "1" {

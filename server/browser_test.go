@@ -1753,3 +1753,75 @@ func TestBrowserWithdrawalClearsTheCategorysStorage(t *testing.T) {
 		t.Errorf("ledger: %v", got)
 	}
 }
+
+// requiredAndSPA serves the demo pages with a blocked inline script of the required
+// category, and lets the page's own code (a single-page app's router) write markup through
+// a Trusted Types policy of its own, "spa".
+func requiredAndSPA(pages http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := served(pages, r)
+		csp := rec.Header().Get("Content-Security-Policy")
+		if csp == "" { // not a page
+			relay(w, rec, rec.Body.String())
+			return
+		}
+		rec.Header().Set("Content-Security-Policy", strings.Replace(csp, "trusted-types consentry", "trusted-types consentry spa", 1))
+		nonce := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+		relay(w, rec, strings.Replace(rec.Body.String(), "</body>",
+			`<script type="text/plain" data-consent="necessary" nonce="`+nonce+`">window.demoRan.push("necessary")</script></body>`, 1))
+	})
+}
+
+// Blocked content runs whenever its categories allow: a required category's at once,
+// before any choice; and what the page adds later (a single-page app's next view) as soon
+// as it is added if granted, else once granted, always in document order.
+func TestBrowserBlockedContentRunsWheneverItsCategoriesAllow(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{wrap: requiredAndSPA})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	browsertest.WaitFor(t, ctx, "the required category's script, before any choice", `window.demoRan.includes("necessary")`)
+	// A view the page renders into its main element, ahead of the blocked scripts at the end
+	// of the body: an analytics script, a marketing iframe, and a script of the required category.
+	view := func(name string) {
+		t.Helper()
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`{
+			const n = document.querySelector("script[nonce]").nonce, v = document.createElement("section");
+			window.router = window.router || trustedTypes.createPolicy("spa", {createHTML: (s) => s});
+			v.innerHTML = router.createHTML('<div><script type="text/plain" data-consent="analytics" nonce="' + n + '">demoRan.push("`+name+`: analytics")</scr' + 'ipt>' +
+				'<iframe data-consent="marketing" data-src="/static/ad.html?`+name+`" title="`+name+`"></iframe>' +
+				'<script type="text/plain" data-consent="necessary" nonce="' + n + '">demoRan.push("`+name+`: necessary")</scr' + 'ipt></div>');
+			document.querySelector("main").append(v);
+		}`))
+	}
+	ran := func(n int) string {
+		t.Helper()
+		browsertest.WaitFor(t, ctx, fmt.Sprint(n, " scripts to have run"), fmt.Sprint(`window.demoRan.length >= `, n))
+		return strings.Join(eval[[]string](t, ctx, `window.demoRan`), ", ")
+	}
+	frames := func() string {
+		return eval[string](t, ctx, `[...document.querySelectorAll("iframe[title]")].map(f => f.title + "=" + (f.getAttribute("src") || "")).join(" ")`)
+	}
+
+	view("one")
+	if got := ran(2); got != "necessary, one: necessary" {
+		t.Errorf("before any choice, ran: %s", got)
+	}
+	if s := state(t, ctx); !s.Banner || s.Blocked != 4 || s.Iframe != "" || frames() != "Advertisement= one=" {
+		t.Errorf("before any choice: %+v, iframes %s", s, frames())
+	}
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	if got := ran(6); got != "necessary, one: necessary, one: analytics, analytics.js, inline-analytics, ads.js" {
+		t.Errorf("after accept all, ran: %s", got)
+	}
+	view("two")
+	if got := ran(8); got != "necessary, one: necessary, one: analytics, analytics.js, inline-analytics, ads.js, two: analytics, two: necessary" {
+		t.Errorf("a view added after accept all, ran: %s", got)
+	}
+	browsertest.WaitFor(t, ctx, "every iframe's src", `[...document.querySelectorAll("iframe[data-src]")].every(f => f.getAttribute("src"))`)
+	if got := frames(); got != "Advertisement=/static/ad.html one=/static/ad.html?one two=/static/ad.html?two" {
+		t.Errorf("iframes: %s", got)
+	}
+	if s := state(t, ctx); s.Blocked != 0 || len(s.CSP) != 0 {
+		t.Errorf("after accept all: %+v", s)
+	}
+}

@@ -423,6 +423,14 @@
       }
     });
     settle(0);
+    // Content of required categories alone runs without waiting for a choice; blocked
+    // content the page adds later (a single-page app's next view, an embed shown on
+    // demand) runs as soon as it is added, when its categories are granted.
+    activate();
+    new MutationObserver((m) => m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches("[data-consent]") || n.querySelector("[data-consent]")))) && activate()).observe(d, {
+      childList: true,
+      subtree: true,
+    });
     // The first pageview waits until the banner is on screen: sent sooner, its request
     // and the browser's work for it slowed the banner's first frame (bench/banner). A
     // visitor who leaves before then is counted as the page hides.

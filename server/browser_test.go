@@ -1825,3 +1825,52 @@ func TestBrowserBlockedContentRunsWheneverItsCategoriesAllow(t *testing.T) {
 		t.Errorf("after accept all: %+v", s)
 	}
 }
+
+// A placeholder shows while its categories are not all granted, and its allow button grants
+// them in place, on top of the choices held: the blocked content runs, focus moves on to
+// it, and a withdrawal shows the placeholder again.
+func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	const shown = `[...document.querySelectorAll("[data-consent-placeholder]")].map(p => p.checkVisibility()).join(",")`
+	if got := eval[string](t, ctx, shown); got != "true" {
+		t.Fatalf("placeholder shown on a first visit: %s", got)
+	}
+	// A keyboard user, with the first layer still open.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-allow]").focus()`))
+	press(t, ctx, kb.Enter)
+	browsertest.WaitFor(t, ctx, "the marketing content", `window.demoRan.includes("ads.js")`)
+	s := state(t, ctx)
+	if s.Banner || s.Iframe != "/static/ad.html" || strings.Join(s.Ran, ",") != "ads.js" || s.Blocked != 2 {
+		t.Errorf("after allowing marketing in place: %+v", s)
+	}
+	if got := eval[string](t, ctx, shown); got != "false" {
+		t.Errorf("placeholder shown once marketing is granted: %s", got)
+	}
+	if got := eval[string](t, ctx, focused); got != "IFRAME" {
+		t.Errorf("focus after allowing: %s, want the iframe", got)
+	}
+	// On top of the choices held: analytics granted in the settings stays granted when
+	// marketing is allowed again in place.
+	click(t, ctx, "button[data-consentry-open]")
+	click(t, ctx, `.cst-p input[data-i="2"]`)
+	click(t, ctx, `.cst-p input[data-i="3"]`)
+	click(t, ctx, `.cst-p button[data-a="save"]`)
+	browsertest.WaitFor(t, ctx, "marketing withdrawn", `!Consentry.has("marketing") && Consentry.has("analytics")`)
+	if got := eval[string](t, ctx, shown); got != "true" {
+		t.Errorf("placeholder after marketing is withdrawn: %s", got)
+	}
+	click(t, ctx, "[data-consentry-allow]")
+	browsertest.WaitFor(t, ctx, "marketing granted again", `Consentry.has("marketing") && Consentry.has("analytics")`)
+	// A placeholder the page adds later for granted content hides at once.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`{
+		const p = Object.assign(document.createElement("p"), {textContent: "later"});
+		p.dataset.consentPlaceholder = "analytics marketing";
+		document.querySelector("main").append(p);
+	}`))
+	browsertest.WaitFor(t, ctx, "the later placeholder hidden", `document.querySelectorAll("[data-consent-placeholder]:not([hidden])").length == 0`)
+	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,marketing; custom none necessary,analytics; custom none necessary,analytics,marketing" {
+		t.Errorf("ledger: %v", got)
+	}
+}

@@ -118,12 +118,15 @@
   };
 
   // Blocked scripts and iframes run in document order, each script after the one before
-  // it has loaded, and only once their categories are granted.
+  // it has loaded, and only once their categories are granted. A placeholder shows while
+  // the categories it names are not all granted.
   let queue = Promise.resolve();
+  const all = (cs) => cs.split(" ").every(granted);
   const activate = () => {
+    for (const el of d.querySelectorAll("[data-consent-placeholder]")) el.hidden = all(el.dataset.consentPlaceholder);
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";
-      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !el.dataset.consent.split(" ").every(granted)) continue;
+      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !all(el.dataset.consent)) continue;
       el.cst = 1;
       queue = queue.then(
         () =>
@@ -417,17 +420,25 @@
     }
     w.addEventListener("popstate", pageview);
     d.addEventListener("click", (e) => {
-      if (e.target.closest && e.target.closest("[data-consentry-open]")) {
-        e.preventDefault();
-        open();
-      }
+      const t = e.target.closest && e.target.closest("[data-consentry-open],[data-consentry-allow]");
+      if (!t) return;
+      e.preventDefault();
+      const allow = t.dataset.consentryAllow;
+      if (!allow) return open();
+      // Allowing content where it is blocked grants its categories on top of the choices
+      // held, and focus moves on to what follows the placeholder: the content it stood for.
+      const chosen = consentry.get() || {};
+      for (const c of allow.split(" ")) chosen[c] = true;
+      back = (t.closest("[data-consent-placeholder]") || t).nextElementSibling;
+      decide("custom", chosen);
     });
     settle(0);
     // Content of required categories alone runs without waiting for a choice; blocked
     // content the page adds later (a single-page app's next view, an embed shown on
     // demand) runs as soon as it is added, when its categories are granted.
     activate();
-    new MutationObserver((m) => m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches("[data-consent]") || n.querySelector("[data-consent]")))) && activate()).observe(d, {
+    const blocked = "[data-consent],[data-consent-placeholder]";
+    new MutationObserver((m) => m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches(blocked) || n.querySelector(blocked)))) && activate()).observe(d, {
       childList: true,
       subtree: true,
     });

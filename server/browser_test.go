@@ -1834,6 +1834,14 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	const shown = `[...document.querySelectorAll("[data-consent-placeholder]")].map(p => p.checkVisibility()).join(",")`
+	// Loading the iframe, unloading it and loading it again are no steps for the Back button.
+	steps := eval[int](t, ctx, `history.length`)
+	history := func(when string) {
+		t.Helper()
+		if got := eval[int](t, ctx, `history.length`); got != steps {
+			t.Errorf("%s: %d more steps in the tab's history", when, got-steps)
+		}
+	}
 	if got := eval[string](t, ctx, shown); got != "true" {
 		t.Fatalf("placeholder shown on a first visit: %s", got)
 	}
@@ -1861,8 +1869,14 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 	if got := eval[string](t, ctx, shown); got != "true" {
 		t.Errorf("placeholder after marketing is withdrawn: %s", got)
 	}
+	// The withdrawn iframe no longer shows what it loaded; allowed again, it loads again.
+	const ad = `(f => (f.getAttribute("src") || "none") + " " + f.contentWindow.location.href.replace(location.origin, ""))(document.querySelector("iframe[data-consent]"))`
+	browsertest.WaitFor(t, ctx, "the iframe to have unloaded", ad+` == "none about:blank"`)
+	history("marketing allowed, then withdrawn")
 	click(t, ctx, "[data-consentry-allow]")
 	browsertest.WaitFor(t, ctx, "marketing granted again", `Consentry.has("marketing") && Consentry.has("analytics")`)
+	browsertest.WaitFor(t, ctx, "the iframe to have loaded again", ad+` == "/static/ad.html /static/ad.html"`)
+	history("marketing allowed again")
 	// A placeholder the page adds later for granted content hides at once.
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`{
 		const p = Object.assign(document.createElement("p"), {textContent: "later"});

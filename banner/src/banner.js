@@ -126,7 +126,16 @@
     for (const el of d.querySelectorAll("[data-consent-placeholder]")) el.hidden = all(el.dataset.consentPlaceholder);
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";
-      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !all(el.dataset.consent)) continue;
+      const ok = all(el.dataset.consent);
+      // Withdrawn, an iframe unloads what it showed (a script that ran stops only with the
+      // page: reload_on_withdraw). It is replaced by a copy without src: taking its src
+      // away would navigate it, one more step for the Back button that leaves not the page.
+      if (el.cst && !ok) {
+        const c = el.cloneNode();
+        c.removeAttribute("src");
+        el.replaceWith(c);
+      }
+      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !ok) continue;
       el.cst = 1;
       queue = queue.then(
         () =>

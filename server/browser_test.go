@@ -1599,21 +1599,25 @@ func TestBrowserOverHTTPS(t *testing.T) {
 	}
 }
 
+// firstDecisionFails answers the first request to record a decision with a 503, for a
+// service embedded through the page's origin (proxied).
+func firstDecisionFails(pages http.Handler) http.Handler {
+	var failed atomic.Bool
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/consentry/v1/consent" && failed.CompareAndSwap(false, true) {
+			http.Error(w, "the ledger is away", http.StatusServiceUnavailable)
+			return
+		}
+		pages.ServeHTTP(w, r)
+	})
+}
+
 // The demo page enforces Trusted Types (require-trusted-types-for 'script'; trusted-types
 // consentry), so every browser test runs under them. Beyond the layers and the blocked
 // scripts those cover, the banner also writes the error a failed decision shows, and
 // reloads itself in the page's language, through its policy.
 func TestBrowserUnderTrustedTypes(t *testing.T) {
-	var failed atomic.Bool
-	b := newBrowserEnv(t, browserEnvOptions{proxied: true, wrap: func(pages http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/consentry/v1/consent" && failed.CompareAndSwap(false, true) {
-				http.Error(w, "the ledger is away", http.StatusServiceUnavailable)
-				return
-			}
-			pages.ServeHTTP(w, r)
-		})
-	}})
+	b := newBrowserEnv(t, browserEnvOptions{proxied: true, wrap: firstDecisionFails})
 	fr := shippedTexts(t, "fr")
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/?banner_lang=fr")
@@ -1830,7 +1834,7 @@ func TestBrowserBlockedContentRunsWheneverItsCategoriesAllow(t *testing.T) {
 // them in place, on top of the choices held: the blocked content runs, focus moves on to
 // it, and a withdrawal shows the placeholder again.
 func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
-	b := newBrowserEnv(t, browserEnvOptions{})
+	b := newBrowserEnv(t, browserEnvOptions{proxied: true, wrap: firstDecisionFails})
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	const shown = `[...document.querySelectorAll("[data-consent-placeholder]")].map(p => p.checkVisibility()).join(",")`
@@ -1845,8 +1849,15 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 	if got := eval[string](t, ctx, shown); got != "true" {
 		t.Fatalf("placeholder shown on a first visit: %s", got)
 	}
-	// A keyboard user, with the first layer still open.
+	// A keyboard user, with the first layer still open. The first try fails (the service is
+	// away): the placeholder says so, and the second try goes through.
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-allow]").focus()`))
+	press(t, ctx, kb.Enter)
+	const errorShown = `[...document.querySelectorAll("[data-consent-placeholder] [role=alert]")].map(e => e.textContent).join("|")`
+	browsertest.WaitFor(t, ctx, "the error in the placeholder", errorShown)
+	if got, want := eval[string](t, ctx, errorShown), shippedTexts(t, "en")["error"]; got != want {
+		t.Errorf("error in the placeholder: %q, want %q", got, want)
+	}
 	press(t, ctx, kb.Enter)
 	browsertest.WaitFor(t, ctx, "the marketing content", `window.demoRan.includes("ads.js")`)
 	s := state(t, ctx)
@@ -1873,6 +1884,9 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 	const ad = `(f => (f.getAttribute("src") || "none") + " " + f.contentWindow.location.href.replace(location.origin, ""))(document.querySelector("iframe[data-consent]"))`
 	browsertest.WaitFor(t, ctx, "the iframe to have unloaded", ad+` == "none about:blank"`)
 	history("marketing allowed, then withdrawn")
+	if got := eval[string](t, ctx, errorShown); got != "" {
+		t.Errorf("the placeholder, shown again, still says %q", got)
+	}
 	click(t, ctx, "[data-consentry-allow]")
 	browsertest.WaitFor(t, ctx, "marketing granted again", `Consentry.has("marketing") && Consentry.has("analytics")`)
 	browsertest.WaitFor(t, ctx, "the iframe to have loaded again", ad+` == "/static/ad.html /static/ad.html"`)

@@ -333,7 +333,9 @@
   // One decision at a time: a double click would record a second one under a consent id
   // the visitor never keeps, whose record they could neither see nor erase.
   let deciding;
-  const decide = async (method, chosen) => {
+  // A decision made in a placeholder (place) reports its error there, and moves focus on
+  // to the content the placeholder stood for.
+  const decide = async (method, chosen, place) => {
     if (deciding) return;
     deciding = 1;
     const before = R ? R.g : 0;
@@ -353,13 +355,15 @@
       d.cookie = `${name}=${prev}; max-age=${R.exp - Math.floor(Date.now() / 1e3)}; path=/; samesite=lax` + (location.protocol == "https:" ? "; secure" : "") + (domain ? "; domain=" + domain : "");
       modal = remove(modal);
       box = remove(box);
-      if (back) back.focus();
+      const f = place ? place.nextElementSibling : back;
+      if (f) f.focus();
+      if (place) for (const e of place.querySelectorAll(".cst-e")) e.remove();
       if (j.signal != "none" && !j.override) showNote();
       apply(before);
       // A grant counts the page it was made on.
       pageview();
     } catch (e) {
-      const host = modal ? modal.firstChild : box;
+      const host = place || (modal ? modal.firstChild : box);
       if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(T.error)}</p>`));
     }
     deciding = 0;
@@ -434,12 +438,10 @@
       e.preventDefault();
       const allow = t.dataset.consentryAllow;
       if (!allow) return open();
-      // Allowing content where it is blocked grants its categories on top of the choices
-      // held, and focus moves on to what follows the placeholder: the content it stood for.
+      // Allowing content where it is blocked grants its categories on top of the choices held.
       const chosen = consentry.get() || {};
       for (const c of allow.split(" ")) chosen[c] = true;
-      back = (t.closest("[data-consent-placeholder]") || t).nextElementSibling;
-      decide("custom", chosen);
+      decide("custom", chosen, t.closest("[data-consent-placeholder]"));
     });
     settle(0);
     // Content of required categories alone runs without waiting for a choice; blocked

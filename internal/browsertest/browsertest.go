@@ -193,7 +193,7 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 }
 
 // Tab opens another tab in the browser of ctx (same profile, same cookies); it closes
-// when the test ends.
+// when the test ends, and fails the test for every exception the banner threw in it.
 func Tab(t testing.TB, ctx context.Context) context.Context {
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
@@ -203,6 +203,7 @@ func Tab(t testing.TB, ctx context.Context) context.Context {
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}
+	failOnBannerErrors(t, tab)
 	return tab
 }
 

@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 with_private_clickhouse
 
-# Chromium for the banner's tests, and axe-core for its accessibility test (skipped without it, unless CI requires it).
+# Chromium for the banner's tests, and their npm packages (axe-core, page styles, Turbo):
+# installed again whenever the lock file is newer than what node_modules holds.
 apt_install chromium chromium
-if command -v npm >/dev/null && [ ! -d scripts/browser/node_modules/axe-core ]; then
+if command -v npm >/dev/null && [ scripts/browser/package-lock.json -nt scripts/browser/node_modules/.package-lock.json ]; then
   npm --prefix scripts/browser install --no-audit --no-fund >/dev/null
 fi
 export CONSENTRY_TEST_CLICKHOUSE="clickhouse://127.0.0.1:$CH_TCP_PORT"

@@ -1902,3 +1902,95 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 		t.Errorf("ledger: %v", got)
 	}
 }
+
+// turboPages serves the demo pages as a site on Turbo Drive (Hotwire, from npm) would:
+// links fetch the next page and swap the body. Like such sites (Rails), it keeps one CSP
+// nonce across pages, since the document keeps its first CSP; and Turbo, which parses
+// pages and re-creates their scripts, writes through a "default" Trusted Types policy.
+func turboPages(pages http.Handler) http.Handler {
+	const nonce = "turbo-session-nonce"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if path, ok := strings.CutPrefix(r.URL.Path, "/npm/"); ok {
+			http.ServeFile(w, r, "../scripts/browser/node_modules/"+path)
+			return
+		}
+		rec := served(pages, r)
+		csp := rec.Header().Get("Content-Security-Policy")
+		if csp == "" { // not a page
+			relay(w, rec, rec.Body.String())
+			return
+		}
+		was := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+		rec.Header().Set("Content-Security-Policy", strings.Replace(strings.ReplaceAll(csp, was, nonce), "trusted-types consentry", "trusted-types consentry default", 1))
+		next := "/next" + strings.TrimSuffix(r.URL.Path, "/")
+		body := strings.NewReplacer(
+			"</head>", `<meta name="csp-nonce" content="`+nonce+`"><script nonce="`+nonce+`">trustedTypes.createPolicy("default", {createHTML: (s) => s, createScript: (s) => s, createScriptURL: (s) => s})</script>`+
+				`<script type="module" nonce="`+nonce+`" src="/npm/@hotwired/turbo/dist/turbo.es2017-esm.js"></script></head>`,
+			"<body>", `<body data-path="`+r.URL.Path+`"><p><a id="next" href="`+next+`">Next page</a></p>`,
+		).Replace(strings.ReplaceAll(rec.Body.String(), was, nonce))
+		relay(w, rec, body)
+	})
+}
+
+// On a site that swaps its body as it navigates (Turbo Drive here; Astro's view transitions
+// and pjax do the same), the first layer or the note stays shown until answered, blocked
+// content of each new body runs once granted, and each page is counted.
+func TestBrowserBannerStaysThroughBodySwappingNavigation(t *testing.T) {
+	nodeModule(t, "@hotwired/turbo/dist/turbo.es2017-esm.js")
+	for _, gpc := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gpc=%v", gpc), func(t *testing.T) {
+			b := newBrowserEnv(t, browserEnvOptions{wrap: turboPages})
+			ctx := browsertest.New(t, browsertest.Options{GPC: gpc})
+			b.open(t, ctx, "/")
+			layer := ".cst"
+			if gpc {
+				layer = ".cst-n"
+			}
+			browsertest.WaitFor(t, ctx, layer+" shown", `document.querySelector("`+layer+`")`)
+			browsertest.WaitFor(t, ctx, "Turbo", `!!window.Turbo`)
+			visit := func(path string) {
+				t.Helper()
+				click(t, ctx, "#next")
+				browsertest.WaitFor(t, ctx, "Turbo's visit to "+path, `document.body.dataset.path == "`+path+`"`)
+				if got := eval[string](t, ctx, `performance.getEntriesByType("navigation").length + " " + location.pathname`); got != "1 "+path {
+					t.Fatalf("not a Turbo visit: %s", got)
+				}
+			}
+			visit("/next")
+			browsertest.WaitFor(t, ctx, layer+" back after the visit", `document.querySelector(":popover-open > `+layer+`")`)
+			if got := eval[[]string](t, ctx, reachable+`(document.querySelector("`+layer+`"))`); len(got) > 0 {
+				t.Errorf("%s after the visit: %q", layer, got)
+			}
+			if n := eval[int](t, ctx, `document.querySelectorAll(".cst, .cst-n").length`); n != 1 {
+				t.Errorf("%d layers after the visit", n)
+			}
+			if gpc {
+				visit("/next/next")
+				browsertest.WaitFor(t, ctx, "the note after a second visit", `document.querySelector(":popover-open > .cst-n")`)
+				b.noPageviews(t, ctx, "GPC, pages visited by Turbo")
+				if s := state(t, ctx); len(s.Ran) != 0 || s.Blocked != 3 || len(s.CSP) != 0 {
+					t.Errorf("GPC, after two visits: %+v", s)
+				}
+				return
+			}
+			click(t, ctx, `.cst button[data-a="accept"]`)
+			browsertest.WaitFor(t, ctx, "the new body's blocked scripts", `window.demoRan.length == 3`)
+			visit("/next/next")
+			browsertest.WaitFor(t, ctx, "the next body's blocked scripts", `window.demoRan.length == 6`)
+			if s := state(t, ctx); strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js,analytics.js,inline-analytics,ads.js" || s.Blocked != 0 || s.Iframe != "/static/ad.html" || len(s.CSP) != 0 || s.Banner {
+				t.Errorf("after accepting, and a second visit: %+v", s)
+			}
+			b.waitPageviews(t, "/next /next/next")
+		})
+	}
+	// Astro's view transitions also drop head elements the next page does not have: the
+	// banner's stylesheet goes back with its layer.
+	t.Run("head swapped too", func(t *testing.T) {
+		b := newBrowserEnv(t, browserEnvOptions{})
+		ctx := browsertest.New(t, browsertest.Options{})
+		b.open(t, ctx, "/")
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of document.head.querySelectorAll("style")) s.remove();
+			document.body.replaceWith(document.createElement("body"))`))
+		browsertest.WaitFor(t, ctx, "the first layer back, styled", `document.querySelector(":popover-open > .cst") && getComputedStyle(document.querySelector(".cst")).position == "fixed"`)
+	})
+}

@@ -209,12 +209,15 @@
   // itself (a transformed or filtered body). The layer goes into the holder once that is
   // shown, so that showing it focuses nothing: the first layer's autofocus moves focus as
   // it is first rendered, where showing it would focus at once and force a layout.
+  const show = (o) => {
+    d.body.append(o);
+    if (o.showPopover) o.showPopover();
+  };
   const node = (html) => {
     const o = d.createElement("div");
     o.className = "cst-o";
     o.popover = "manual";
-    d.body.append(o);
-    if (o.showPopover) o.showPopover();
+    show(o);
     o.innerHTML = P.createHTML(html);
     const n = o.firstChild;
     n.lang = C.l;
@@ -449,10 +452,13 @@
     // demand) runs as soon as it is added, when its categories are granted.
     activate();
     const blocked = "[data-consent],[data-consent-placeholder]";
-    new MutationObserver((m) => m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches(blocked) || n.querySelector(blocked)))) && activate()).observe(d, {
-      childList: true,
-      subtree: true,
-    });
+    new MutationObserver((m) => {
+      // A page that swaps its body as it navigates (Turbo, Astro's view transitions, pjax)
+      // takes with it what is shown there: it goes back, into the new body, until answered.
+      for (const n of [box, note, modal]) if (n && !n.isConnected) show(n.parentNode);
+      if (styled && !styled.isConnected) d.head.append(styled);
+      m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches(blocked) || n.querySelector(blocked)))) && activate();
+    }).observe(d, { childList: true, subtree: true });
     // The first pageview waits until the banner is on screen: sent sooner, its request
     // and the browser's work for it slowed the banner's first frame (bench/banner). A
     // visitor who leaves before then is counted as the page hides.

@@ -242,6 +242,7 @@ type pageState struct {
 	Ran     []string `json:"ran"`
 	Iframe  string   `json:"iframe"`
 	Pixel   string   `json:"pixel"` // the marketing pixel's src, and whether the browser fetched it
+	Font    string   `json:"font"`  // the preferences web font stylesheet's href, and whether fetched
 
 	CSP        []string `json:"csp"`
 	DataLayer  []string `json:"dataLayer"`
@@ -251,14 +252,15 @@ type pageState struct {
 
 func state(t *testing.T, ctx context.Context) pageState {
 	t.Helper()
-	return eval[pageState](t, ctx, `({
+	return eval[pageState](t, ctx, `(fetched => ({
 		banner: !!document.querySelector(".cst"), note: !!document.querySelector(".cst-n"),
 		cookies: document.cookie, storage: localStorage.length + sessionStorage.length,
 		ran: window.demoRan, iframe: document.querySelector("iframe[data-consent]").getAttribute("src") || "",
-		pixel: (document.querySelector("img[data-consent]").getAttribute("src") || "") +
-			(performance.getEntriesByType("resource").some(r => r.name.includes("/pixel.gif")) ? " fetched" : ""),
+		pixel: fetched("img[data-consent]", "src", "/pixel.gif"), font: fetched("link[data-consent]", "href", "/fonts.css"),
 		csp: window.cspViolations, dataLayer: (window.dataLayer || []).map(a => JSON.stringify(Array.from(a))),
-		blocked: document.querySelectorAll('script[type="text/plain"]').length, consent: Consentry.get()})`)
+		blocked: document.querySelectorAll('script[type="text/plain"]').length, consent: Consentry.get()
+	}))((sel, attr, path) => (document.querySelector(sel).getAttribute(attr) || "") +
+		(performance.getEntriesByType("resource").some(r => r.name.includes(path)) ? " fetched" : ""))`)
 }
 
 func click(t *testing.T, ctx context.Context, sel string) {
@@ -271,7 +273,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	s := state(t, ctx)
-	if !s.Banner || s.Cookies != "" || s.Storage != 0 || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Blocked != 3 || s.ConsentAPI != nil {
+	if !s.Banner || s.Cookies != "" || s.Storage != 0 || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Font != "" || s.Blocked != 3 || s.ConsentAPI != nil {
 		t.Fatalf("first visit: %+v", s)
 	}
 	if len(b.decisions(t)) != 0 {
@@ -303,7 +305,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	click(t, ctx, `.cst button[data-a="reject"]`)
 	browsertest.WaitFor(t, ctx, "the receipt cookie", `document.cookie.includes("consentry=")`)
 	s = state(t, ctx)
-	if s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Blocked != 3 || len(s.CSP) != 0 {
+	if s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Font != "" || s.Blocked != 3 || len(s.CSP) != 0 {
 		t.Fatalf("after reject all: %+v", s)
 	}
 	if got := b.decisions(t); len(got) != 1 || got[0] != "reject_all none necessary" {
@@ -325,7 +327,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	}
 	// The choice holds on the next page: no banner, still blocked.
 	b.open(t, ctx, "/next")
-	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" {
+	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Font != "" {
 		t.Fatalf("next page after reject all: %+v", s)
 	}
 	b.noPageviews(t, ctx, "no analytics event may be stored after reject all")
@@ -345,9 +347,9 @@ func acceptAll(t *testing.T, init string) {
 	ctx := browsertest.New(t, browsertest.Options{Init: init})
 	b.open(t, ctx, "/shop?utm_source=news")
 	click(t, ctx, `.cst button[data-a="accept"]`)
-	browsertest.WaitFor(t, ctx, "the blocked scripts and pixel", `window.demoRan.length == 3 && performance.getEntriesByType("resource").some(r => r.name.includes("/pixel.gif"))`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts, pixel and stylesheet", `window.demoRan.length == 3 && ["/pixel.gif", "/fonts.css"].every(p => performance.getEntriesByType("resource").some(r => r.name.includes(p)))`)
 	s := state(t, ctx)
-	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" || s.Pixel != "/static/pixel.gif?ev=PageView fetched" || s.Blocked != 0 || len(s.CSP) != 0 {
+	if strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || s.Iframe != "/static/ad.html" || s.Pixel != "/static/pixel.gif?ev=PageView fetched" || s.Font != "/static/fonts.css fetched" || s.Blocked != 0 || len(s.CSP) != 0 {
 		t.Fatalf("after accept all: %+v", s)
 	}
 	if last := s.DataLayer[len(s.DataLayer)-1]; strings.Count(last, "granted") != 7 {
@@ -1747,11 +1749,16 @@ func TestBrowserWithdrawalClearsTheCategorysStorage(t *testing.T) {
 	const kept = `[localStorage, sessionStorage].map(s => Object.keys(s).sort().join(",")).join(" | ")`
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of [localStorage, sessionStorage])
 		for (const k of ["demo_theme", "demo_cart:1", "demo_cart:2", "demo_themes", "other"]) s.setItem(k, "x")`))
+	browsertest.WaitFor(t, ctx, "the web font stylesheet", `[...document.styleSheets].some(s => (s.href || "").includes("fonts.css"))`)
 	click(t, ctx, "button[data-consentry-open]")
 	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
 	browsertest.WaitFor(t, ctx, "the withdrawal", `!Consentry.has("preferences")`)
 	if got := eval[string](t, ctx, kept); got != "demo_themes,other | demo_themes,other" {
 		t.Errorf("storage after withdrawal: %s", got)
+	}
+	// The web font stylesheet it had unblocked goes too.
+	if got := eval[string](t, ctx, `[...document.styleSheets].map(s => s.href || "").filter(h => h.includes("fonts.css")).join(" ")`); got != "" {
+		t.Errorf("stylesheet still applied after withdrawal: %s", got)
 	}
 	if got := b.decisions(t); len(got) != 2 || !strings.HasPrefix(got[1], "withdraw ") {
 		t.Errorf("ledger: %v", got)

@@ -127,21 +127,23 @@
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";
       const ok = all(el.dataset.consent);
+      // Other elements get their src, or a link its href (a web font service's stylesheet).
+      const at = el.dataset.href ? "href" : "src";
       // Withdrawn, an iframe unloads what it showed (a script that ran stops only with the
       // page: reload_on_withdraw). It is replaced by a copy without src: taking its src
       // away would navigate it, one more step for the Back button that leaves not the page.
       if (el.cst && !ok) {
         const c = el.cloneNode();
-        c.removeAttribute("src");
+        c.removeAttribute(at);
         el.replaceWith(c);
       }
-      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset.src) || !ok) continue;
+      if (el.cst || (isScript ? el.type != "text/plain" : !el.dataset[at]) || !ok) continue;
       el.cst = 1;
       queue = queue.then(
         () =>
           new Promise((done) => {
             if (!isScript) {
-              el.src = el.dataset.src;
+              el[at] = el.dataset[at];
               return done();
             }
             const s = d.createElement("script");

@@ -186,6 +186,7 @@ sites:
       texts:
         nl: {title: Jouw keuze, text: Wij vragen toestemming., policy: Privacy, accept: Alles accepteren, reject: Alles weigeren,
              customize: Aanpassen, settings_title: Instellingen, settings_text: Kies., save: Opslaan, withdraw: Intrekken, close: Sluiten,
+             export: Mijn gegevens downloaden, erase: Mijn gegevens wissen, consent_id: Uw toestemmings-ID,
              always_on: altijd aan, vendors: Partijen, cookies: Cookies, signal: Uw signaal wordt gerespecteerd., settings: Instellingen,
              dismiss: Verbergen, error: Mislukt., cat.necessary.name: Noodzakelijk, cat.necessary.description: Nodig.,
              cat.stats.name: Statistieken, cat.stats.description: Telt bezoeken.}

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
@@ -1030,6 +1031,7 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 					"second-layer": {"color-contrast", "aria-dialog-name", "button-name", "link-name", "label", "aria-allowed-role", "nested-interactive", "target-size"},
 					"signal-note":  {"color-contrast", "button-name", "region", "target-size"},
 				}
+				rules["second-layer-with-record"] = rules["second-layer"]
 				for _, rule := range rules[layer] {
 					if !slices.Contains(res.Passes, rule) {
 						t.Errorf("%s, %s: axe rule %s did not pass (passes: %v)", theme, layer, rule, res.Passes)
@@ -1057,6 +1059,12 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 			browsertest.Do(t, ctx, openVendors)
 			check("second-layer")
 			equal(".cst-p")
+			// Once the visitor has chosen, the settings also hold their record.
+			click(t, ctx, `.cst-p button[data-a="accept"]`)
+			browsertest.WaitFor(t, ctx, "the choice", `Consentry.get()`)
+			click(t, ctx, "button[data-consentry-open]")
+			browsertest.Do(t, ctx, openVendors)
+			check("second-layer-with-record")
 		}
 	}
 	abs, _ := filepath.Abs(dir)
@@ -1999,5 +2007,48 @@ func TestBrowserBannerStaysThroughBodySwappingNavigation(t *testing.T) {
 		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of document.head.querySelectorAll("style")) s.remove();
 			document.body.replaceWith(document.createElement("body"))`))
 		browsertest.WaitFor(t, ctx, "the first layer back, styled", `document.querySelector(":popover-open > .cst") && getComputedStyle(document.querySelector(".cst")).position == "fixed"`)
+	})
+}
+
+// Once they have chosen, visitors reach their own record from the settings: their consent
+// id, a download of every decision under it, and its erasure, after which they hold no
+// choice here (what was granted is withdrawn) and are asked again.
+func TestBrowserVisitorDownloadsAndErasesTheirRecord(t *testing.T) {
+	b, ctx := acceptAllOn(t, browserEnvOptions{}, "/")
+	dir := t.TempDir()
+	browsertest.Do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir})
+		return err
+	}))
+	sub := eval[string](t, ctx, `JSON.parse(atob(document.cookie.match(/consentry=[^.]*\.([^.;]*)/)[1].replace(/-/g, "+").replace(/_/g, "/"))).sub`)
+	click(t, ctx, "button[data-consentry-open]")
+	if got := eval[string](t, ctx, `document.querySelector(".cst-p .cst-r code").textContent`); got != sub {
+		t.Errorf("consent id shown: %q, want the receipt's %q", got, sub)
+	}
+
+	click(t, ctx, `.cst-p button[data-a="export"]`)
+	var status consent.Status
+	eventually(t, "the downloaded record", 100*time.Millisecond, "accept_all", func() string {
+		data, err := os.ReadFile(filepath.Join(dir, "consent-"+sub+".json"))
+		if err != nil || json.Unmarshal(data, &status) != nil || len(status.History) != 1 {
+			return fmt.Sprint(err)
+		}
+		return string(status.History[0].Method)
+	})
+	if status.ConsentID != sub || status.Site != "demo" || len(status.Granted) != 4 {
+		t.Errorf("downloaded record: %+v", status)
+	}
+
+	click(t, ctx, `.cst-p button[data-a="erase"]`)
+	browsertest.WaitFor(t, ctx, "the first layer, asked again", `document.querySelector(".cst") && !document.querySelector(".cst-p")`)
+	s := state(t, ctx)
+	if s.ConsentAPI != nil || strings.Contains(s.Cookies, "consentry=") || strings.Contains(s.Cookies, "_demo_") || s.Iframe != "" {
+		t.Errorf("after erasure: %+v", s)
+	}
+	if last := s.DataLayer[len(s.DataLayer)-1]; strings.Count(last, "granted") != 1 {
+		t.Errorf("Consent Mode after erasure: %s", last)
+	}
+	eventually(t, "the ledger rows of the erased consent id", 200*time.Millisecond, "", func() string {
+		return strings.Join(b.decisions(t), "; ")
 	})
 }

@@ -313,7 +313,10 @@
       `<div class="cst-m"><div class="cst-p" role="dialog" aria-modal="true" aria-labelledby="cst-t2" aria-describedby="cst-d2" tabindex="-1">` +
         `<h2 id="cst-t2">${esc(T.settings_title)}</h2><p id="cst-d2">${esc(T.settings_text)}</p>${cats.map(category).join("")}` +
         choices(["accept", "accept"], ["reject", "reject"], ["save", "save"]) +
-        (R ? button("withdraw", "withdraw", "cst-w") : "") +
+        (R
+          ? `<div class="cst-r">${button("withdraw", "withdraw")}${button("export", "export")}${button("erase", "erase")}` +
+            `<p><small>${esc(T.consent_id)}: <code>${esc(R.sub)}</code></small></p></div>`
+          : "") +
         `<button type="button" class="cst-x" data-a="close" aria-label="${esc(T.close)}">×</button></div></div>`
     );
     modal.onkeydown = trap;
@@ -368,10 +371,37 @@
       // A grant counts the page it was made on.
       pageview();
     } catch (e) {
-      const host = place || (modal ? modal.firstChild : box);
-      if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(T.error)}</p>`));
+      fail(place);
     }
     deciding = 0;
+  };
+  // Says that what the visitor asked for failed: in the placeholder they asked in, else in
+  // the layer shown.
+  const fail = (place) => {
+    const host = place || (modal ? modal.firstChild : box);
+    if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(T.error)}</p>`));
+  };
+  // The visitor's own record in the ledger, proven by their receipt: a download of every
+  // decision under their consent id (GDPR access), or its erasure, after which they hold no
+  // choice and are asked again as on a first visit.
+  const record = async (method) => {
+    try {
+      const r = await fetch(api + "/v1/consent/me", { method, headers: { Authorization: "Bearer " + prev } });
+      if (!r.ok) throw r;
+      if (method == "GET") {
+        const a = d.createElement("a");
+        a.href = URL.createObjectURL(await r.blob());
+        a.download = "consent-" + R.sub + ".json";
+        return a.click();
+      }
+      const before = R.g;
+      d.cookie = name + "=; max-age=0; path=/" + (domain ? "; domain=" + domain : "");
+      prev = R = undefined;
+      modal = remove(modal);
+      settle(before);
+    } catch (e) {
+      fail();
+    }
   };
 
   function act(e) {
@@ -390,6 +420,10 @@
       }
       case "withdraw":
         return decide("withdraw");
+      case "export":
+        return record("GET");
+      case "erase":
+        return record("DELETE");
       case "close":
         return close();
       case "dismiss":
@@ -411,7 +445,12 @@
 
   // What the stored choice asks of the page: its effects (before: the categories granted
   // until now), else the browser's signal answers, else the visitor is asked.
-  const settle = (before) => (R ? apply(before) : dnt || gpc ? shown(refuse) : box || showBanner());
+  const settle = (before) => {
+    // Without a choice (none yet, or erased here or in another tab), what was granted
+    // before is withdrawn all the same.
+    if (R || before) apply(before);
+    if (!R) dnt || gpc ? shown(refuse) : box || showBanner();
+  };
   // The receipt, read again: when it changed (in another tab, say), its choice holds here.
   const reread = () =>
     readCookie().then((c) => {

@@ -892,21 +892,31 @@ func press(t *testing.T, ctx context.Context, key string, mods ...chromedp.Modif
 }
 
 // On a slow device the banner's focus fallback (a frame, then a task, after it shows) may
-// come after a keyboard user has already tabbed into the banner: it must leave them where
-// they are. The device is made slow by delaying every frame callback.
+// come after a visitor has already moved focus: a keyboard user tabbing into the banner,
+// or anyone clicking into the page (a search field, a placeholder's button). It must
+// leave them where they are. The device is made slow by delaying every frame callback.
 func TestBrowserQuickKeyboardUserKeepsTheirPlace(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
-	ctx := browsertest.New(t, browsertest.Options{Init: `const raf = requestAnimationFrame;
-		window.requestAnimationFrame = (f) => raf(() => setTimeout(f, 1000))`})
-	b.open(t, ctx, "/")
-	browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
-	press(t, ctx, kb.Tab)
-	if got := press(t, ctx, kb.Tab); got != "accept" {
-		t.Fatalf("focus after two Tabs: %s", got)
-	}
-	browsertest.WaitFor(t, ctx, "the fallback's time to pass", `performance.now() > 3000`)
-	if got := eval[string](t, ctx, focused); got != "accept" {
-		t.Errorf("the banner took focus back from %q to %q", "accept", got)
+	for _, into := range []string{"the banner", "the page"} {
+		ctx := browsertest.New(t, browsertest.Options{Init: `const raf = requestAnimationFrame;
+			window.requestAnimationFrame = (f) => raf(() => setTimeout(f, 1000))`})
+		b.open(t, ctx, "/")
+		browsertest.WaitFor(t, ctx, "focus in the banner", `document.activeElement.matches(".cst")`)
+		want := "accept"
+		if into == "the page" {
+			want = "spa"
+			click(t, ctx, "#spa")
+		} else {
+			press(t, ctx, kb.Tab)
+			press(t, ctx, kb.Tab)
+		}
+		if got := eval[string](t, ctx, `document.activeElement.id || `+focused); got != want {
+			t.Fatalf("%s: focus is on %s, want %s", into, got, want)
+		}
+		browsertest.WaitFor(t, ctx, "the fallback's time to pass", `performance.now() > 3000`)
+		if got := eval[string](t, ctx, `document.activeElement.id || `+focused); got != want {
+			t.Errorf("%s: the banner took focus from %q to %q", into, want, got)
+		}
 	}
 }
 

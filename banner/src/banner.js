@@ -276,12 +276,14 @@
     // autofocus moves focus in as the banner is first rendered, with the layout that
     // rendering does anyway: focus() here would force one inside this script. The browser
     // autofocuses once per page and not over a focused field, so after that frame focus()
-    // covers the rest, but never takes it from inside the banner, where a quick keyboard
-    // user may already be. Watching for focus in the page waits too, off the first frame.
+    // covers the rest, but only if focus is still where it was: never from inside the
+    // banner, where a quick keyboard user may already be, nor from where the visitor has
+    // put it meanwhile (a search field they clicked). Watching for focus in the page waits
+    // too, off the first frame.
     requestAnimationFrame(() =>
       setTimeout(() => {
         if (!box) return;
-        box.contains(d.activeElement) || box.focus();
+        if (d.activeElement == back) box.focus();
         unobscuring(box);
       })
     );

@@ -1923,7 +1923,11 @@ func TestBrowserPlaceholderAllowsContentInPlace(t *testing.T) {
 		document.querySelector("main").append(p);
 	}`))
 	browsertest.WaitFor(t, ctx, "the later placeholder hidden", `document.querySelectorAll("[data-consent-placeholder]:not([hidden])").length == 0`)
-	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,marketing; custom none necessary,analytics; custom none necessary,analytics,marketing" {
+	// A page's own component may ask the same: Consentry.allow answers the choices then held.
+	if got := eval[string](t, ctx, `Consentry.allow("preferences").then(c => JSON.stringify(c))`); got != `{"necessary":true,"preferences":true,"analytics":true,"marketing":true}` {
+		t.Errorf("Consentry.allow answered %s", got)
+	}
+	if got := b.decisions(t); strings.Join(got, "; ") != "custom none necessary,marketing; custom none necessary,analytics; custom none necessary,analytics,marketing; custom none necessary,preferences,analytics,marketing" {
 		t.Errorf("ledger: %v", got)
 	}
 }

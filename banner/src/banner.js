@@ -406,6 +406,14 @@
     }
   };
 
+  // Allowing content where it is blocked grants its categories on top of the choices
+  // held; the answer is the choices held then.
+  const grant = (categories, place) => {
+    const chosen = consentry.get() || {};
+    for (const c of categories.split(" ")) chosen[c] = true;
+    return decide("custom", chosen, place).then(consentry.get);
+  };
+
   function act(e) {
     const a = (e.target.closest("[data-a]") || {}).dataset;
     switch (a && a.a) {
@@ -442,6 +450,7 @@
       if (event == "change") listeners.push(f);
       return () => (listeners = listeners.filter((g) => g != f));
     },
+    allow: (categories) => grant(categories),
     track: (name, props) => shown(() => allowed() && send({ type: "event", name, props })),
   };
 
@@ -484,10 +493,7 @@
       e.preventDefault();
       const allow = t.dataset.consentryAllow;
       if (!allow) return open();
-      // Allowing content where it is blocked grants its categories on top of the choices held.
-      const chosen = consentry.get() || {};
-      for (const c of allow.split(" ")) chosen[c] = true;
-      decide("custom", chosen, t.closest("[data-consent-placeholder]"));
+      grant(allow, t.closest("[data-consent-placeholder]"));
     });
     settle(0);
     // Content of required categories alone runs without waiting for a choice; blocked

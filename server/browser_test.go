@@ -1346,18 +1346,37 @@ p { margin-bottom: 2em !important }`}
 // nor erase.
 func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
-	ctx := browsertest.New(t, browsertest.Options{})
+	ctx := browsertest.New(t, browsertest.Options{Init: `const f = fetch;
+		window.asked = [];
+		window.fetch = (u, o) => (asked.push((o && o.method || "GET") + " " + new URL(u).pathname), f(u, o))`})
 	b.open(t, ctx, "/")
 	// As a mouse does it: two presses and releases, the second with a click count of 2
 	// (chromedp.DoubleClick sends only that second one, one click event).
-	at := eval[[]float64](t, ctx, `(r => [r.x + r.width / 2, r.y + r.height / 2])(document.querySelector('.cst button[data-a="accept"]').getBoundingClientRect())`)
-	browsertest.Do(t, ctx, chromedp.MouseClickXY(at[0], at[1]), chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)))
+	doubleClick := func(sel string) {
+		t.Helper()
+		at := eval[[]float64](t, ctx, `(r => [r.x + r.width / 2, r.y + r.height / 2])(document.querySelector('`+sel+`').getBoundingClientRect())`)
+		browsertest.Do(t, ctx, chromedp.MouseClickXY(at[0], at[1]), chromedp.MouseClickXY(at[0], at[1], chromedp.ClickCount(2)))
+	}
+	requests := func(what string) int {
+		return eval[int](t, ctx, `new Promise(r => setTimeout(() => r(asked.filter(a => a == "`+what+`").length), 500))`)
+	}
+	doubleClick(`.cst button[data-a="accept"]`)
 	browsertest.WaitFor(t, ctx, "the decision", `Consentry.has("marketing")`)
-	if n := eval[int](t, ctx, `new Promise(r => setTimeout(() => r(performance.getEntriesByType("resource").filter(r => r.name.endsWith("/v1/consent")).length), 500))`); n != 1 {
+	if n := requests("POST /v1/consent"); n != 1 {
 		t.Errorf("%d requests to record the decision", n)
 	}
 	if got := b.decisions(t); len(got) != 1 {
 		t.Errorf("ledger after a double click: %v", got)
+	}
+	// Erasing the record asks once, and says nothing failed.
+	click(t, ctx, "button[data-consentry-open]")
+	doubleClick(`.cst-p button[data-a="erase"]`)
+	browsertest.WaitFor(t, ctx, "the first layer, asked again", `document.querySelector(".cst") && !document.querySelector(".cst-p")`)
+	if n := requests("DELETE /v1/consent/me"); n != 1 {
+		t.Errorf("%d requests to erase the record", n)
+	}
+	if eval[bool](t, ctx, `!!document.querySelector(".cst-e")`) {
+		t.Errorf("an error shown after a double click on erase")
 	}
 }
 

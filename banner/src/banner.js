@@ -129,9 +129,10 @@
       const ok = all(el.dataset.consent);
       // Other elements get their src, or a link its href (a web font service's stylesheet).
       const at = el.dataset.href ? "href" : "src";
-      // Withdrawn, an iframe unloads what it showed (a script that ran stops only with the
-      // page: reload_on_withdraw). It is replaced by a copy without src: taking its src
-      // away would navigate it, one more step for the Back button that leaves not the page.
+      // Withdrawn, an iframe unloads what it showed, a stylesheet its rules (a script that
+      // ran stops only with the page: reload_on_withdraw). It is replaced by a copy without
+      // src or href: taking an iframe's src away would navigate it, one more step for the
+      // Back button that leaves not the page.
       if (el.cst && !ok) {
         const c = el.cloneNode();
         c.removeAttribute(at);
@@ -340,14 +341,21 @@
     }
   };
 
-  // One decision at a time: a double click would record a second one under a consent id
-  // the visitor never keeps, whose record they could neither see nor erase.
-  let deciding;
+  // One request about the visitor's choice at a time: a double click would record a second
+  // decision under a consent id the visitor never keeps, whose record they could neither
+  // see nor erase, or ask to erase a record already gone (and say that failed).
+  let busy;
+  const one =
+    (f) =>
+    async (...a) => {
+      if (busy) return;
+      busy = 1;
+      await f(...a);
+      busy = 0;
+    };
   // A decision made in a placeholder (place) reports its error there, and moves focus on
   // to the content the placeholder stood for.
-  const decide = async (method, chosen, place) => {
-    if (deciding) return;
-    deciding = 1;
+  const decide = one(async (method, chosen, place) => {
     const before = R ? R.g : 0;
     try {
       const r = await fetch(api + "/v1/consent", {
@@ -375,8 +383,7 @@
     } catch (e) {
       fail(place);
     }
-    deciding = 0;
-  };
+  });
   // Says that what the visitor asked for failed: in the placeholder they asked in, else in
   // the layer shown.
   const fail = (place) => {
@@ -386,7 +393,7 @@
   // The visitor's own record in the ledger, proven by their receipt: a download of every
   // decision under their consent id (GDPR access), or its erasure, after which they hold no
   // choice and are asked again as on a first visit.
-  const record = async (method) => {
+  const record = one(async (method) => {
     try {
       const r = await fetch(api + "/v1/consent/me", { method, headers: { Authorization: "Bearer " + prev } });
       if (!r.ok) throw r;
@@ -404,7 +411,7 @@
     } catch (e) {
       fail();
     }
-  };
+  });
 
   // Allowing content where it is blocked grants its categories on top of the choices
   // held; the answer is the choices held then.

@@ -654,10 +654,12 @@ func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
 		name   string
 		tls    bool
 		reload bool
+		erase  bool // the visitor erases their record instead of withdrawing
 	}{
-		{"https", true, false},
-		{"https, reload_on_withdraw", true, true},
-		{"http, when shown again", false, false},
+		{"https", true, false, false},
+		{"https, reload_on_withdraw", true, true, false},
+		{"http, when shown again", false, false, false},
+		{"https, erased", true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Not 127.0.0.1, a secure context even over http, with cookieStore.
@@ -690,13 +692,27 @@ func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
 			// in the first tab, at /, cannot delete it from there.
 			browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.cookie = "_demo_ads=2; path=/shop/"; window.beforeWithdrawal = true`))
 			click(t, first, "button[data-consentry-open]")
-			click(t, first, `.cst-p button[data-a="withdraw"]`)
-			browsertest.WaitFor(t, first, "the withdrawal (and the reload it may ask for)", `window.Consentry && !Consentry.has("marketing")`)
+			if tc.erase {
+				click(t, first, `.cst-p button[data-a="erase"]`)
+				browsertest.WaitFor(t, first, "the erasure", `Consentry.get() === null`)
+			} else {
+				click(t, first, `.cst-p button[data-a="withdraw"]`)
+				browsertest.WaitFor(t, first, "the withdrawal (and the reload it may ask for)", `window.Consentry && !Consentry.has("marketing")`)
+			}
 			shown()
 			if tc.reload {
 				browsertest.WaitFor(t, other, "the other tab to reload", `!window.beforeWithdrawal && document.readyState == "complete" && window.Consentry`)
 			}
-			browsertest.WaitFor(t, other, "the other tab to hold the withdrawal", `!Consentry.has("analytics") && !Consentry.has("marketing") && Consentry.has("necessary")`)
+			if tc.erase {
+				// No choice is held any more: what was granted is withdrawn, and the
+				// visitor is asked again there too.
+				browsertest.WaitFor(t, other, "the other tab to hold the erasure", `Consentry.get() === null && document.querySelector(".cst") && !Consentry.has("marketing")`)
+				if got := eval[[]map[string]bool](t, other, `changes`); len(got) != 2 || got[1] != nil {
+					t.Errorf("the other tab's change listeners: %v", got)
+				}
+			} else {
+				browsertest.WaitFor(t, other, "the other tab to hold the withdrawal", `!Consentry.has("analytics") && !Consentry.has("marketing") && Consentry.has("necessary")`)
+			}
 			if s := state(t, other); strings.Contains(s.Cookies, "_demo_") || tc.reload && len(s.Ran) != 0 {
 				t.Errorf("the other tab after the withdrawal: %+v", s)
 			}

@@ -122,7 +122,12 @@
   // the categories it names are not all granted.
   let queue = Promise.resolve();
   const all = (cs) => cs.split(" ").every(granted);
+  let preview;
   const activate = () => {
+    // Turbo shows a page from its cache as a preview until the page itself arrives (its
+    // tags would run twice), and takes the preview's mark away before swapping the body.
+    if (d.documentElement.hasAttribute("data-turbo-preview")) preview = d.body;
+    if (d.body == preview) return;
     for (const el of d.querySelectorAll("[data-consent-placeholder]")) el.hidden = all(el.dataset.consentPlaceholder);
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";
@@ -143,6 +148,9 @@
       queue = queue.then(
         () =>
           new Promise((done) => {
+            // Gone from the page before its turn (a body swapped): it would never load, and
+            // all after it would wait.
+            if (!el.isConnected) return done();
             if (!isScript) {
               el[at] = el.dataset[at];
               return done();

@@ -127,7 +127,7 @@
     // Turbo shows a page from its cache as a preview until the page itself arrives (its
     // tags would run twice), and takes the preview's mark away before swapping the body.
     if (d.documentElement.hasAttribute("data-turbo-preview")) preview = d.body;
-    if (d.body == preview) return;
+    if (d.body === preview) return; // never null == undefined, before there is a body
     for (const el of d.querySelectorAll("[data-consent-placeholder]")) el.hidden = all(el.dataset.consentPlaceholder);
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";

@@ -1829,17 +1829,24 @@ func requiredAndSPA(pages http.Handler) http.Handler {
 			_, _ = io.WriteString(w, `window.demoRan.push("slow.js")`)
 			return
 		}
-		rec := served(pages, r)
-		csp := rec.Header().Get("Content-Security-Policy")
-		if csp == "" { // not a page
-			relay(w, rec, rec.Body.String())
-			return
-		}
-		rec.Header().Set("Content-Security-Policy", strings.Replace(csp, "trusted-types consentry", "trusted-types consentry spa", 1))
-		nonce := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
-		relay(w, rec, strings.Replace(rec.Body.String(), "</body>",
-			`<script type="text/plain" data-consent="necessary" nonce="`+nonce+`">window.demoRan.push("necessary")</script></body>`, 1))
+		servedPage(w, r, pages, func(rec *httptest.ResponseRecorder, csp string) string {
+			rec.Header().Set("Content-Security-Policy", strings.Replace(csp, "trusted-types consentry", "trusted-types consentry spa", 1))
+			nonce := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+			return strings.Replace(rec.Body.String(), "</body>",
+				`<script type="text/plain" data-consent="necessary" nonce="`+nonce+`">window.demoRan.push("necessary")</script></body>`, 1)
+		})
 	})
+}
+
+// servedPage answers r through pages; when the answer is a page (it has a CSP), edit may
+// change its headers and gives its body.
+func servedPage(w http.ResponseWriter, r *http.Request, pages http.Handler, edit func(rec *httptest.ResponseRecorder, csp string) string) {
+	rec := served(pages, r)
+	body := rec.Body.String()
+	if csp := rec.Header().Get("Content-Security-Policy"); csp != "" {
+		body = edit(rec, csp)
+	}
+	relay(w, rec, body)
 }
 
 // Blocked content runs whenever its categories allow: a required category's at once,
@@ -1997,21 +2004,16 @@ func turboPages(pages http.Handler) http.Handler {
 			http.ServeFile(w, r, "../scripts/browser/node_modules/"+path)
 			return
 		}
-		rec := served(pages, r)
-		csp := rec.Header().Get("Content-Security-Policy")
-		if csp == "" { // not a page
-			relay(w, rec, rec.Body.String())
-			return
-		}
-		was := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
-		rec.Header().Set("Content-Security-Policy", strings.Replace(strings.ReplaceAll(csp, was, nonce), "trusted-types consentry", "trusted-types consentry default", 1))
-		next := "/next" + strings.TrimSuffix(r.URL.Path, "/")
-		body := strings.NewReplacer(
-			"</head>", `<meta name="csp-nonce" content="`+nonce+`"><script nonce="`+nonce+`">trustedTypes.createPolicy("default", {createHTML: (s) => s, createScript: (s) => s, createScriptURL: (s) => s})</script>`+
-				`<script type="module" nonce="`+nonce+`" src="/npm/@hotwired/turbo/dist/turbo.es2017-esm.js"></script></head>`,
-			"<body>", `<body data-path="`+r.URL.Path+`"><p><a id="next" href="`+next+`">Next page</a></p>`,
-		).Replace(strings.ReplaceAll(rec.Body.String(), was, nonce))
-		relay(w, rec, body)
+		servedPage(w, r, pages, func(rec *httptest.ResponseRecorder, csp string) string {
+			was := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+			rec.Header().Set("Content-Security-Policy", strings.Replace(strings.ReplaceAll(csp, was, nonce), "trusted-types consentry", "trusted-types consentry default", 1))
+			next := "/next" + strings.TrimSuffix(r.URL.Path, "/")
+			return strings.NewReplacer(
+				"</head>", `<meta name="csp-nonce" content="`+nonce+`"><script nonce="`+nonce+`">trustedTypes.createPolicy("default", {createHTML: (s) => s, createScript: (s) => s, createScriptURL: (s) => s})</script>`+
+					`<script type="module" nonce="`+nonce+`" src="/npm/@hotwired/turbo/dist/turbo.es2017-esm.js"></script></head>`,
+				"<body>", `<body data-path="`+r.URL.Path+`"><p><a id="next" href="`+next+`">Next page</a></p>`,
+			).Replace(strings.ReplaceAll(rec.Body.String(), was, nonce))
+		})
 	})
 }
 

@@ -1831,12 +1831,15 @@ func requiredAndSPA(pages http.Handler) http.Handler {
 		}
 		servedPage(w, r, pages, func(rec *httptest.ResponseRecorder, csp string) string {
 			rec.Header().Set("Content-Security-Policy", strings.Replace(csp, "trusted-types consentry", "trusted-types consentry spa", 1))
-			nonce := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+			nonce := cspNonce.FindStringSubmatch(csp)[1]
 			return strings.Replace(rec.Body.String(), "</body>",
 				`<script type="text/plain" data-consent="necessary" nonce="`+nonce+`">window.demoRan.push("necessary")</script></body>`, 1)
 		})
 	})
 }
+
+// cspNonce finds the nonce in a demo page's Content-Security-Policy.
+var cspNonce = regexp.MustCompile(`nonce-([^']+)'`)
 
 // servedPage answers r through pages; when the answer is a page (it has a CSP), edit may
 // change its headers and gives its body.
@@ -2005,7 +2008,7 @@ func turboPages(pages http.Handler) http.Handler {
 			return
 		}
 		servedPage(w, r, pages, func(rec *httptest.ResponseRecorder, csp string) string {
-			was := regexp.MustCompile(`nonce-([^']+)'`).FindStringSubmatch(csp)[1]
+			was := cspNonce.FindStringSubmatch(csp)[1]
 			rec.Header().Set("Content-Security-Policy", strings.Replace(strings.ReplaceAll(csp, was, nonce), "trusted-types consentry", "trusted-types consentry default", 1))
 			next := "/next" + strings.TrimSuffix(r.URL.Path, "/")
 			return strings.NewReplacer(

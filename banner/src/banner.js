@@ -349,6 +349,9 @@
     }
   };
 
+  // The receipt cookie, written (or, for 0 seconds, deleted) where the banner reads it.
+  const setReceipt = (receipt, seconds) =>
+    (d.cookie = `${name}=${receipt}; max-age=${seconds}; path=/; samesite=lax` + (location.protocol == "https:" ? "; secure" : "") + (domain ? "; domain=" + domain : ""));
   // One request about the visitor's choice at a time: a double click would record a second
   // decision under a consent id the visitor never keeps, whose record they could neither
   // see nor erase, or ask to erase a record already gone (and say that failed).
@@ -378,7 +381,7 @@
       if (!next) throw j;
       prev = j.receipt;
       R = next;
-      d.cookie = `${name}=${prev}; max-age=${R.exp - Math.floor(Date.now() / 1e3)}; path=/; samesite=lax` + (location.protocol == "https:" ? "; secure" : "") + (domain ? "; domain=" + domain : "");
+      setReceipt(prev, R.exp - Math.floor(Date.now() / 1e3));
       modal = remove(modal);
       box = remove(box);
       const f = place ? place.nextElementSibling : back;
@@ -412,7 +415,7 @@
         return a.click();
       }
       const before = R.g;
-      d.cookie = name + "=; max-age=0; path=/" + (domain ? "; domain=" + domain : "");
+      setReceipt("", 0);
       prev = R = undefined;
       modal = remove(modal);
       settle(before);
@@ -473,8 +476,9 @@
   // until now), else the browser's signal answers, else the visitor is asked.
   const settle = (before) => {
     // Without a choice (none yet, or erased here or in another tab), what was granted
-    // before is withdrawn all the same.
-    if (R || before) apply(before);
+    // before is withdrawn all the same; with none ever, content of required categories
+    // alone still runs.
+    R || before ? apply(before) : activate();
     if (!R) dnt || gpc ? shown(refuse) : box || showBanner();
   };
   // The receipt, read again: when it changed (in another tab, say), its choice holds here.
@@ -511,10 +515,8 @@
       grant(allow, t.closest("[data-consent-placeholder]"));
     });
     settle(0);
-    // Content of required categories alone runs without waiting for a choice; blocked
-    // content the page adds later (a single-page app's next view, an embed shown on
-    // demand) runs as soon as it is added, when its categories are granted.
-    activate();
+    // Blocked content the page adds later (a single-page app's next view, an embed shown
+    // on demand) runs as soon as it is added, when its categories are granted.
     const blocked = "[data-consent],[data-consent-placeholder]";
     new MutationObserver((m) => {
       // A page that swaps its body as it navigates (Turbo, Astro's view transitions, pjax)

@@ -310,6 +310,25 @@ func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 	return lb.b, lb.err
 }
 
+// Versions returns every banner the sites are offered in, as served without a signal
+// (a signal changes only the config's "z"), for the ledger to keep: a decision's
+// banner_version names one, so what the visitor was shown can be read back later.
+func (bs *Banners) Versions() ([]consent.BannerVersion, error) {
+	var out []consent.BannerVersion
+	for _, id := range slices.Sorted(maps.Keys(bs.sites)) {
+		sb := bs.sites[id]
+		for _, lang := range sb.langs {
+			b, cfg, err := bs.source(sb.site, lang, 0)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, consent.BannerVersion{Site: id, Version: b.Version, Lang: lang, PolicyVersion: sb.site.PolicyVersion,
+				Config: string(cfg), Script: string(b.Raw), Integrity: b.Integrity})
+		}
+	}
+	return out, nil
+}
+
 // rtlScripts are the scripts written right to left that a site's language may be in.
 var rtlScripts = map[string]bool{"Adlm": true, "Arab": true, "Hebr": true, "Mand": true, "Nkoo": true, "Rohg": true, "Samr": true, "Syrc": true, "Thaa": true}
 
@@ -358,7 +377,9 @@ type vendor struct {
 	URL     string   `json:"u"`
 }
 
-func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, error) {
+// source writes a site's script for a language and signal, uncompressed, and returns
+// the config it carries as JSON.
+func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []byte, error) {
 	c := config{
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
@@ -386,24 +407,32 @@ func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, err
 	// The version hashes everything but itself: code, styles and config.
 	unversioned, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
+		return nil, nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
 	}
 	sum := sha256.Sum256(append([]byte(bs.code), unversioned...))
 	c.Version = hex.EncodeToString(sum[:8])
 	c.Signal = sig
 	cfg, err := json.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
+		return nil, nil, fmt.Errorf("banner %s/%s: %w", s.ID, lang, err)
 	}
 	raw := []byte(strings.Replace(bs.code, configIdent, string(cfg), 1) + "\n")
 	b := &Bundle{Site: s.ID, Lang: lang, Signal: sig, Version: c.Version, Raw: raw}
 	b.makeETags()
 	sri := sha512.Sum384(raw)
 	b.Integrity = "sha384-" + base64.StdEncoding.EncodeToString(sri[:])
-	if b.Gzip, err = compress(raw, func(w *bytes.Buffer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {
+	return b, cfg, nil
+}
+
+func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, error) {
+	b, _, err := bs.source(s, lang, sig)
+	if err != nil {
+		return nil, err
+	}
+	if b.Gzip, err = compress(b.Raw, func(w *bytes.Buffer) (io.WriteCloser, error) { return gzip.NewWriterLevel(w, gzip.BestCompression) }); err != nil {
 		return nil, fmt.Errorf("banner %s/%s: gzip: %w", s.ID, lang, err)
 	}
-	if b.Brotli, err = compress(raw, func(w *bytes.Buffer) (io.WriteCloser, error) {
+	if b.Brotli, err = compress(b.Raw, func(w *bytes.Buffer) (io.WriteCloser, error) {
 		// The script is ~12 KB: a 64 KB window loses nothing and allocates far less than
 		// the default 4 MB one.
 		return brotli.NewWriterOptions(w, brotli.WriterOptions{Quality: brotli.BestCompression, LGWin: 16}), nil

@@ -373,3 +373,38 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// The ledger keeps what Versions returns: it must be what each language's visitors get.
+func TestVersionsAreTheBannersServed(t *testing.T) {
+	bs := exampleBanners(t)
+	versions, err := bs.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, v := range versions {
+		b, err := bs.Bundle(v.Site, v.Lang)
+		if err != nil || b == nil {
+			t.Fatalf("%s/%s: not offered (%v)", v.Site, v.Lang, err)
+		}
+		c := configOf(t, b)
+		switch {
+		case v.Version != b.Version || v.Script != string(b.Raw) || v.Integrity != b.Integrity:
+			t.Errorf("%s/%s: version %s, script of %d bytes, %s; served %s, %d bytes, %s", v.Site, v.Lang, v.Version, len(v.Script), v.Integrity, b.Version, len(b.Raw), b.Integrity)
+		case !strings.Contains(v.Script, v.Config):
+			t.Errorf("%s/%s: the config recorded is not the one in the script", v.Site, v.Lang)
+		case v.PolicyVersion != c.Policy:
+			t.Errorf("%s/%s: policy version %q, the script has %q", v.Site, v.Lang, v.PolicyVersion, c.Policy)
+		case seen[v.Site+" "+v.Version]:
+			t.Errorf("%s: version %s twice", v.Site, v.Version)
+		}
+		seen[v.Site+" "+v.Version] = true
+	}
+	want := 0
+	for site := range bs.sites {
+		want += len(bs.Languages(site))
+	}
+	if len(versions) != want || want < 2*len(Shipped) {
+		t.Errorf("%d versions, want one per site and language: %d", len(versions), want)
+	}
+}

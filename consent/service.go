@@ -201,9 +201,10 @@ type ServiceConfig struct {
 	StatsInterval     time.Duration    // how often consent_daily is fed from consents
 	StatsOverlap      time.Duration    // how far back each feed re-reads (see NewFeeder)
 	Now               func() time.Time // clock; time.Now if nil
+	Banners           []BannerVersion  // the banners served, recorded at start (banner.Banners.Versions)
 }
 
-// Start loads the revocation set, starts the ledger's committer and, until ctx ends,
+// Start checks and records the sites' policy versions and banners, loads the revocation set, starts the ledger's committer and, until ctx ends,
 // the revocation refresh. Close the Ledger on shutdown.
 func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cfg ServiceConfig, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
 	if cfg.Now == nil {
@@ -211,6 +212,9 @@ func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cf
 	}
 	store := NewStore(conn)
 	if err := store.CheckPolicies(ctx, sites, cfg.Now()); err != nil {
+		return nil, err
+	}
+	if err := store.RecordBanners(ctx, cfg.Banners, cfg.Now()); err != nil {
 		return nil, err
 	}
 	receipts, err := NewReceipts(keys, cfg.Issuer, cfg.ReceiptCache)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,38 @@ sites:
 	}
 	if n := chtest.Count(t, conn, "SELECT count() FROM site_policies"); n != 3 {
 		t.Fatalf("%d policies recorded, want shop v1, blog b1 and blog b2", n)
+	}
+}
+
+// Each banner version is kept once, across restarts, so a decision's banner_version can be
+// read back as the texts and script its visitor was shown.
+func TestRecordBannersKeepsEachVersionOnce(t *testing.T) {
+	ctx := context.Background()
+	_, conn := chtest.Open(t, true)
+	store := consent.NewStore(conn)
+	en := consent.BannerVersion{Site: "shop", Version: "aa01", Lang: "en", PolicyVersion: "v1", Config: `{"t":{"title":"Your privacy choices"}}`, Script: "(()=>{})()\n", Integrity: "sha384-x"}
+	fr := en
+	fr.Version, fr.Lang, fr.Config = "aa02", "fr", `{"t":{"title":"Vos choix"}}`
+	retitled := en
+	retitled.Version, retitled.Config = "aa03", `{"t":{"title":"Cookies"}}`
+	for i, versions := range [][]consent.BannerVersion{
+		{en, fr},
+		{en, fr},           // a restart
+		{en, fr, retitled}, // the texts changed: a new version beside the old
+		nil,                // a sites file with no site
+	} {
+		if err := store.RecordBanners(ctx, versions, time.Now()); err != nil {
+			t.Fatalf("start %d: %v", i+1, err)
+		}
+	}
+	got := chtest.Strings(t, conn, `SELECT concat(banner_version, ' ', lang, ' ', policy_version, ' ', visitParamExtractString(config, 'title'), ' ', script, integrity)
+		FROM banner_versions WHERE site = 'shop' ORDER BY banner_version`)
+	want := []string{
+		"aa01 en v1 Your privacy choices (()=>{})()\nsha384-x",
+		"aa02 fr v1 Vos choix (()=>{})()\nsha384-x",
+		"aa03 en v1 Cookies (()=>{})()\nsha384-x",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("banner_versions\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

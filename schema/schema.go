@@ -181,13 +181,20 @@ func Migrate(ctx context.Context, conn driver.Conn) ([]uint32, error) {
 // InsertRow inserts one row through the batch API: Exec with bound values hangs on
 // ClickHouse 18.16, and 18.16 needs the explicit column list that insert must name.
 func InsertRow(ctx context.Context, conn driver.Conn, insert string, values ...any) error {
+	return InsertRows(ctx, conn, insert, [][]any{values})
+}
+
+// InsertRows inserts rows in one batch (one part) with an explicit column list.
+func InsertRows(ctx context.Context, conn driver.Conn, insert string, rows [][]any) error {
 	batch, err := conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return err
 	}
 	defer batch.Close()
-	if err := batch.Append(values...); err != nil {
-		return err
+	for _, values := range rows {
+		if err := batch.Append(values...); err != nil {
+			return err
+		}
 	}
 	return batch.Send()
 }

@@ -80,7 +80,7 @@ func TestMigrateTwiceAndConcurrently(t *testing.T) {
 			t.Fatalf("concurrent migrate: %v", err)
 		}
 	}
-	want := []string{"consent_daily", "consent_daily_mv", "consent_feed", "consents", "erasures", "events", "revocations", "salts", "schema_migrations", "signals", "site_policies"}
+	want := []string{"banner_versions", "consent_daily", "consent_daily_mv", "consent_feed", "consents", "erasures", "events", "revocations", "salts", "schema_migrations", "signals", "site_policies"}
 	if got := tables(t, conn); !reflect.DeepEqual(got, want) {
 		t.Fatalf("tables %v, want %v", got, want)
 	}
@@ -218,11 +218,24 @@ func TestSchemaExampleQueriesGiveTheRightNumbers(t *testing.T) {
 		return dec
 	}
 	retried := decision(today.Add(time.Hour), consent.MethodAcceptAll, consent.SignalNone, cats...)
+	// One browser decides twice, under two banners: the texts changed in between.
+	first, second := decision(yesterday.Add(time.Hour), consent.MethodAcceptAll, consent.SignalNone, cats...),
+		decision(yesterday.Add(2*time.Hour), consent.MethodRejectAll, consent.SignalGPC, "necessary")
+	first.ConsentID, first.BannerVersion, first.Lang = "c1", "b1", "en"
+	second.ConsentID, second.BannerVersion, second.Lang = "c1", "b2", "fr"
 	ledger := consent.NewStore(conn)
+	banner := func(version, lang, title string) consent.BannerVersion {
+		return consent.BannerVersion{Site: "news", Version: version, Lang: lang, PolicyVersion: "v1", Config: `{"s":"news","t":{"title":"` + title + `"}}`, Script: "…", Integrity: "sha384-" + version}
+	}
+	for range 2 { // two replicas start
+		if err := ledger.RecordBanners(ctx, []consent.BannerVersion{banner("b1", "en", "Your privacy choices"), banner("b2", "fr", "Vos choix")}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, batch := range [][]consent.Decision{
 		{
-			decision(yesterday.Add(time.Hour), consent.MethodAcceptAll, consent.SignalNone, cats...),
-			decision(yesterday.Add(2*time.Hour), consent.MethodRejectAll, consent.SignalGPC, "necessary"),
+			first,
+			second,
 			retried,
 			decision(today.Add(2*time.Hour), consent.MethodCustom, consent.SignalDNT, "necessary"),
 			decision(today.Add(3*time.Hour), consent.MethodCustom, consent.SignalNone, "necessary", "analytics"),
@@ -253,6 +266,10 @@ func TestSchemaExampleQueriesGiveTheRightNumbers(t *testing.T) {
 		"campaigns":           {"newsletter\temail\tbf\t2"},
 		"event_props":         {"pro\t2", "free\t1"},
 		"privacy_signals":     {y + "\tdnt\t2", d + "\tdnt\t5", d + "\tgpc\t3"},
+		"what_was_shown": {
+			y + "\taccept_all\ten\tv1\tYour privacy choices\tsha384-b1",
+			y + "\treject_all\tfr\tv1\tVos choix\tsha384-b2",
+		},
 	}
 	qs := exampleQueries(t)
 	if len(qs) != len(want) {

@@ -303,6 +303,7 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 		t.Errorf("Consent Mode default must deny all seven types first: %v", s.DataLayer)
 	}
 
+	heading := eval[string](t, ctx, `document.querySelector(".cst h2").textContent`)
 	click(t, ctx, `.cst button[data-a="reject"]`)
 	browsertest.WaitFor(t, ctx, "the receipt cookie", `document.cookie.includes("consentry=")`)
 	s = state(t, ctx)
@@ -317,6 +318,17 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	var version, lang string
 	if err := b.conn.QueryRow(context.Background(), `SELECT banner_version, lang FROM consents FINAL WHERE site = 'demo'`).Scan(&version, &lang); err != nil || version != en.Version || lang != "en" {
 		t.Errorf("banner_version %q lang %q, want %q en (%v)", version, lang, en.Version, err)
+	}
+	// And the ledger keeps that banner: what the visitor read, and the script they ran
+	// byte for byte, for when the sites file has long changed.
+	ran := eval[string](t, ctx, `fetch(document.querySelector('script[src*="/banner.js"]').src).then(r => r.text())`)
+	var title, script, integrity string
+	if err := b.conn.QueryRow(context.Background(), `SELECT visitParamExtractString(config, 'title'), script, integrity
+		FROM (SELECT site, banner_version FROM consents FINAL WHERE site = 'demo') AS d
+		ANY INNER JOIN (SELECT site, banner_version, config, script, integrity FROM banner_versions) AS v USING (site, banner_version)`).Scan(&title, &script, &integrity); err != nil {
+		t.Errorf("the decision's banner in banner_versions: %v", err)
+	} else if script != ran || integrity != en.Integrity || title != heading {
+		t.Errorf("banner_versions has %q, %s and a script of %d bytes; the visitor saw %q and ran %d bytes, %s", title, integrity, len(script), heading, len(ran), en.Integrity)
 	}
 	cookie := browsertest.Cookie(t, ctx, b.page, "consentry")
 	exp := eval[float64](t, ctx, `JSON.parse(atob(document.cookie.match(/consentry=[^.]*\.([^.;]*)/)[1].replace(/-/g, "+").replace(/_/g, "/"))).exp`)

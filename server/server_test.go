@@ -166,9 +166,17 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 	reg := prometheus.NewRegistry()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
+	banners, err := banner.New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := banners.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cs, err := consent.Start(ctx, conn, sites, o.keys, consent.ServiceConfig{
 		Issuer: "consentry-test", ReceiptCache: 100, Ledger: o.ledger, RevocationRefresh: o.refresh,
-		ErasurePoll: 5 * time.Second, StatsInterval: time.Hour, StatsOverlap: 2 * time.Minute, Now: o.now,
+		ErasurePoll: 5 * time.Second, StatsInterval: time.Hour, StatsOverlap: 2 * time.Minute, Now: o.now, Banners: versions,
 	}, reg, log)
 	if err != nil {
 		t.Fatal(err)
@@ -183,10 +191,6 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 		t.Fatal(err)
 	}
 	jwks, err := o.keys.JWKS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	banners, err := banner.New(sites)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentry/consentry/banner"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
 	"github.com/consentry/consentry/schema"
@@ -361,6 +362,27 @@ func TestServeRefusesChangedCategoriesUnderTheSamePolicyVersion(t *testing.T) {
 	}
 	if code, errs := serveWith("../../sites.example.yaml"); code != 0 {
 		t.Fatalf("first start: exit %d: %s", code, errs)
+	}
+	// The start also kept every banner it serves: one per site and language.
+	conn, err := schema.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	sites, err := consent.LoadSites("../../sites.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	banners, err := banner.New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, err := banners.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := chtest.Count(t, conn, "SELECT uniqExact(site, banner_version, lang, script) FROM banner_versions"); n != uint64(len(versions)) {
+		t.Errorf("banner_versions holds %d banners after the start, want %d", n, len(versions))
 	}
 	code, errs := serveWith(changed)
 	if code != 1 || !strings.Contains(errs, `site "shop": policy_version "2026-11-24" was recorded with categories`) || !strings.Contains(errs, "new policy_version") {

@@ -155,6 +155,10 @@ func (c *serveConfig) validate() error {
 	if c.sites != nil {
 		c.banners, err = banner.New(c.sites)
 		v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
+		if err == nil {
+			c.Consent.Banners, err = c.banners.Versions()
+			v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
+		}
 	}
 	return v.err()
 }

@@ -85,6 +85,12 @@ try {
     failures++;
     console.error(`FAIL exactly-once reads: consents FINAL ${once}, consent_daily ${merged}, want 3 and 3`);
   }
+  // The banner c1 was shown, recorded by two replicas starting at once.
+  for (const n of [1, 2]) {
+    run(session, `banner versions: record (${n})`, `INSERT INTO banner_versions (site, banner_version, lang, policy_version, config, script, integrity, first_seen)
+      VALUES ('news', '1', 'en', 'v1', '{"s":"news","t":{"title":"Your privacy choices"}}', '(()=>{})()', 'sha384-x', now())`);
+  }
+  run(session, "banner versions: read", "SELECT DISTINCT site, banner_version FROM banner_versions");
   run(session, "insert revocations", "INSERT INTO revocations (revoked_at, digest, site, reason) VALUES (now(), '00112233445566778899aabbccddeeff', 'news', 'withdraw')");
   run(session, "insert erasures", "INSERT INTO erasures (day, site, count) VALUES (today(), 'news', 1)");
   run(session, "record migration", "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (1, 'events', 'x', now())");

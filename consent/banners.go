@@ -1,0 +1,57 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/consentry/consentry/schema"
+)
+
+// BannerVersion is one banner as a visitor was shown it: a site in one language, named by
+// the version its decisions carry as banner_version.
+type BannerVersion struct {
+	Site          string
+	Version       string // hash of the script's code, styles and config
+	Lang          string
+	PolicyVersion string
+	Config        string // the JSON the script ran with: texts, categories, vendors
+	Script        string // the script byte for byte, as served without a privacy signal
+	Integrity     string // its SRI hash
+}
+
+// RecordBanners keeps every banner version not yet in banner_versions, so that what a
+// decision's visitor was shown can be read back once the sites file has changed.
+// Replicas starting together may record a version twice; readers take any one.
+func (s *Store) RecordBanners(ctx context.Context, versions []BannerVersion, now time.Time) error {
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT site, banner_version FROM banner_versions`)
+	if err != nil {
+		return fmt.Errorf("read banner_versions: %w", err)
+	}
+	defer rows.Close()
+	recorded := map[[2]string]bool{}
+	for rows.Next() {
+		var site, version string
+		if err := rows.Scan(&site, &version); err != nil {
+			return fmt.Errorf("read banner_versions: %w", err)
+		}
+		recorded[[2]string{site, version}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read banner_versions: %w", err)
+	}
+	var fresh [][]any
+	for _, v := range versions {
+		if key := [2]string{v.Site, v.Version}; !recorded[key] {
+			recorded[key] = true
+			fresh = append(fresh, []any{v.Site, v.Version, v.Lang, v.PolicyVersion, v.Config, v.Script, v.Integrity, now})
+		}
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	if err := schema.InsertRows(ctx, s.conn, `INSERT INTO banner_versions (site, banner_version, lang, policy_version, config, script, integrity, first_seen)`, fresh); err != nil {
+		return fmt.Errorf("record banner versions: %w", err)
+	}
+	return nil
+}

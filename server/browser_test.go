@@ -1931,6 +1931,44 @@ func TestBrowserBlockedContentRunsWheneverItsCategoriesAllow(t *testing.T) {
 	}
 }
 
+// A category the site does not have (a typo) keeps what names it blocked, whatever the
+// visitor allows, and the page's console names it once, with the site's categories.
+func TestBrowserUnknownCategoryIsNamedInTheConsole(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{wrap: requiredAndSPA})
+	ctx := browsertest.New(t, browsertest.Options{})
+	warnings := browsertest.Console(t, ctx, "warning")
+	b.open(t, ctx, "/")
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`{
+		const n = document.querySelector("script[nonce]").nonce, v = document.createElement("section");
+		const spa = trustedTypes.createPolicy("spa", {createHTML: (s) => s});
+		v.innerHTML = spa.createHTML('<script type="text/plain" data-consent="analytcs" nonce="' + n + '">demoRan.push("typo")</scr' + 'ipt>' +
+			'<div data-consent-placeholder="marketting">Allow ads</div>' +
+			'<iframe data-consent="analytics marketting" data-src="/static/ad.html?typo" title="typo"></iframe>' +
+			'<script type="text/plain" data-consent="analytics" nonce="' + n + '">demoRan.push("spelt right")</scr' + 'ipt>');
+		document.querySelector("main").append(v);
+	}`))
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the correctly spelt script", `window.demoRan.includes("spelt right")`)
+	if ran := eval[[]string](t, ctx, `window.demoRan`); slices.Contains(ran, "typo") {
+		t.Errorf("a script of an unknown category ran: %v", ran)
+	}
+	if src := eval[string](t, ctx, `document.querySelector("iframe[title=typo]").getAttribute("src") || ""`); src != "" {
+		t.Errorf("an iframe of an unknown category loaded %s", src)
+	}
+	var ours []string
+	for _, w := range warnings() {
+		if strings.HasPrefix(w, "Consentry:") {
+			ours = append(ours, w)
+		}
+	}
+	const cats = "(the site's: necessary, preferences, analytics, marketing) stays blocked"
+	want := []string{`Consentry: unknown category "analytcs" ` + cats, `Consentry: unknown category "marketting" ` + cats}
+	slices.Sort(ours)
+	if !slices.Equal(ours, want) {
+		t.Errorf("console warnings:\n%s\nwant each unknown category once:\n%s", strings.Join(ours, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // A placeholder shows while its categories are not all granted, and its allow button grants
 // them in place, on top of the choices held: the blocked content runs, focus moves on to
 // it, and a withdrawal shows the placeholder again.

@@ -121,7 +121,15 @@
   // it has loaded, and only once their categories are granted. A placeholder shows while
   // the categories it names are not all granted.
   let queue = Promise.resolve();
-  const all = (cs) => cs.split(" ").every(granted);
+  // A category the site does not have is never granted: a typo would keep what names it
+  // blocked without a word, so the page's console says so, once per name.
+  const warned = {};
+  const ids = cats.map((c) => c.i);
+  const all = (cs) =>
+    cs.split(" ").every((c) => {
+      if (ids.includes(c)) return granted(c);
+      warned[c] ||= !console.warn(`Consentry: unknown category "${c}" (the site's: ${ids.join(", ")}) stays blocked`);
+    });
   let preview;
   const activate = () => {
     // Turbo shows a page from its cache as a preview until the page itself arrives (its

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -81,6 +82,40 @@ func New(t testing.TB, o Options) context.Context {
 	t.Cleanup(cancel)
 	failOnBannerErrors(t, ctx)
 	return ctx
+}
+
+// Console collects what the tab's pages log at a level ("warning", "error", "log"...)
+// from now on; the function returned gives the messages so far, each its arguments
+// joined by spaces.
+func Console(t testing.TB, ctx context.Context, level string) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var logged []string
+	err := chromedp.Listen(ctx, func(ev any) {
+		e, ok := ev.(*runtime.EventConsoleAPICalled)
+		if !ok || string(e.Type) != level {
+			return
+		}
+		var parts []string
+		for _, a := range e.Args {
+			var s string
+			if json.Unmarshal(a.Value, &s) != nil {
+				s = string(a.Value) + a.Description
+			}
+			parts = append(parts, s)
+		}
+		mu.Lock()
+		logged = append(logged, strings.Join(parts, " "))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("listen to the console: %v", err)
+	}
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(logged)
+	}
 }
 
 // failOnBannerErrors fails the test, when it ends, for every exception the banner's script

@@ -872,6 +872,23 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 			if got := b.decisions(t); len(got) != 2 || got[1] != "accept_all "+tc.signal+" necessary" {
 				t.Fatalf("ledger: %v", got)
 			}
+			// Allowing the ad in its placeholder: the placeholder says why it stays, and
+			// focus stays on its button.
+			click(t, ctx, "[data-consentry-allow]")
+			const said = `[...document.querySelectorAll("[data-consent-placeholder] [role=alert]")].map(e => e.textContent).join("|")`
+			browsertest.WaitFor(t, ctx, "the placeholder's answer", said)
+			if got, want := eval[string](t, ctx, said), shippedTexts(t, "en")["signal"]; got != want {
+				t.Errorf("the placeholder says %q, want %q", got, want)
+			}
+			if !eval[bool](t, ctx, `document.activeElement.matches("[data-consentry-allow]") && document.querySelector("[data-consent-placeholder]").checkVisibility()`) {
+				t.Errorf("focus on %s, or the placeholder hidden, after allowing in vain", eval[string](t, ctx, focused))
+			}
+			if s = state(t, ctx); s.Iframe != "" || len(s.Ran) != 0 {
+				t.Errorf("after allowing in the placeholder: %+v", s)
+			}
+			if got := b.decisions(t); len(got) != 3 || got[2] != "custom "+tc.signal+" necessary" {
+				t.Fatalf("ledger: %v", got)
+			}
 			b.noPageviews(t, ctx, "nothing may be tracked")
 		})
 	}

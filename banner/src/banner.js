@@ -392,9 +392,13 @@
       setReceipt(prev, R.exp - Math.floor(Date.now() / 1e3));
       modal = remove(modal);
       box = remove(box);
-      const f = place ? place.nextElementSibling : back;
+      // Only the browser's signal keeps back what a placeholder allows (honor_signals:
+      // strict): the placeholder says so, and focus stays in it.
+      const held = place && !all(place.dataset.consentPlaceholder);
+      const f = held ? 0 : place ? place.nextElementSibling : back;
       if (f) f.focus();
       if (place) for (const e of place.querySelectorAll(".cst-e")) e.remove();
+      if (held) fail(place, T.signal);
       if (j.signal != "none" && !j.override) showNote();
       apply(before);
       // A grant counts the page it was made on.
@@ -403,11 +407,11 @@
       fail(place);
     }
   });
-  // Says that what the visitor asked for failed: in the placeholder they asked in, else in
-  // the layer shown.
-  const fail = (place) => {
+  // Says that what the visitor asked for failed, or why: in the placeholder they asked in,
+  // else in the layer shown.
+  const fail = (place, text = T.error) => {
     const host = place || (modal ? modal.firstChild : box);
-    if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(T.error)}</p>`));
+    if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(text)}</p>`));
   };
   // The visitor's own record in the ledger, proven by their receipt: a download of every
   // decision under their consent id (GDPR access), or its erasure, after which they hold no

@@ -1057,6 +1057,46 @@ func runAxe(t *testing.T, ctx context.Context, context string) axeResult {
 		v.id + " (" + v.impact + "): " + v.nodes.map(n => n.target.join(" ") + " " + n.failureSummary).join("; "))}))`)
 }
 
+// In forced colours (Windows' contrast themes) the banner keeps its shape: backgrounds and
+// shadows go, so each layer and each button must still be outlined by a border, and focus
+// by an outline, in the user's colours.
+func TestBrowserForcedColours(t *testing.T) {
+	dir := os.Getenv("CONSENTRY_SCREENSHOTS")
+	if dir == "" {
+		dir = "../var/screenshots"
+	}
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{ForcedColors: true})
+	b.open(t, ctx, "/")
+	if !eval[bool](t, ctx, `matchMedia("(forced-colors: active)").matches`) {
+		t.Fatal("forced colours emulation failed")
+	}
+	// Each box's border: its style and width, and whether its colour differs from what
+	// is behind it (the box's own background, the page's for a layer).
+	const outlined = `[...document.querySelectorAll(SEL)].map(e => (s => [e.className || e.dataset.a || e.tagName,
+		s.borderTopStyle != "none" && parseFloat(s.borderTopWidth) >= 1 && s.borderTopColor != s.backgroundColor &&
+		s.borderTopColor != getComputedStyle(document.body).backgroundColor].join(" "))(getComputedStyle(e)))`
+	check := func(layer, sel string) {
+		t.Helper()
+		for _, got := range eval[[]string](t, ctx, strings.Replace(outlined, "SEL", "`"+sel+"`", 1)) {
+			if !strings.HasSuffix(got, " true") {
+				t.Errorf("%s: %s has no border that shows in forced colours", layer, strings.TrimSuffix(got, " false"))
+			}
+		}
+		// The ring on the element focused by keyboard.
+		press(t, ctx, kb.Tab)
+		ring := eval[string](t, ctx, `(e => (s => [e.dataset.a || e.tagName, s.outlineStyle, parseFloat(s.outlineWidth) >= 2 && s.outlineColor != getComputedStyle(document.body).backgroundColor].join(" "))(getComputedStyle(e)))(document.activeElement)`)
+		if !strings.HasSuffix(ring, " solid true") {
+			t.Errorf("%s: the focus ring in forced colours: %s", layer, ring)
+		}
+		browsertest.Screenshot(t, ctx, filepath.Join(dir, "banner-"+layer+"-forced-colours.png"))
+	}
+	check("first-layer", ".cst, .cst button")
+	click(t, ctx, `.cst button[data-a="custom"]`)
+	browsertest.Do(t, ctx, openVendors)
+	check("second-layer", ".cst-p, .cst-p button")
+}
+
 // axe-core's rules on both layers and the signal note, light and dark; each state is
 // also saved as a screenshot (var/screenshots, or $CONSENTRY_SCREENSHOTS).
 func TestBrowserAccessibilityAndScreenshots(t *testing.T) {

@@ -44,6 +44,9 @@ type Options struct {
 	Dark bool
 	// ReducedMotion asks for prefers-reduced-motion: reduce.
 	ReducedMotion bool
+	// ForcedColors renders as Windows' contrast themes do (forced-colors: active): the
+	// user's few system colours replace the page's, and backgrounds and shadows go.
+	ForcedColors bool
 	// Init is JavaScript run in every page before its own scripts (to take a browser
 	// feature away, for example).
 	Init string
@@ -212,6 +215,9 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 	}
 	if o.ReducedMotion {
 		media = append(media, &emulation.MediaFeature{Name: "prefers-reduced-motion", Value: "reduce"})
+	}
+	if o.ForcedColors {
+		media = append(media, &emulation.MediaFeature{Name: "forced-colors", Value: "active"})
 	}
 	if media != nil {
 		steps = append(steps, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

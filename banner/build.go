@@ -98,6 +98,8 @@ type Banners struct {
 	texts map[string]map[string]string
 	keys  []string // text keys other than category names and descriptions
 	sites map[string]*siteBanners
+	// every site in every language, as the ledger keeps them
+	versions []consent.BannerVersion
 }
 
 type siteBanners struct {
@@ -143,6 +145,13 @@ func New(sites *consent.Sites) (*Banners, error) {
 			continue
 		}
 		bs.sites[s.ID] = sb
+		for _, lang := range sb.langs {
+			v, err := bs.version(sb, lang)
+			if err != nil {
+				return nil, err
+			}
+			bs.versions = append(bs.versions, v)
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -313,20 +322,16 @@ func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 // Versions returns every banner the sites are offered in, as served without a signal
 // (a signal changes only the config's "z"), for the ledger to keep: a decision's
 // banner_version names one, so what the visitor was shown can be read back later.
-func (bs *Banners) Versions() ([]consent.BannerVersion, error) {
-	var out []consent.BannerVersion
-	for _, id := range slices.Sorted(maps.Keys(bs.sites)) {
-		sb := bs.sites[id]
-		for _, lang := range sb.langs {
-			b, cfg, err := bs.source(sb.site, lang, 0)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, consent.BannerVersion{Site: id, Version: b.Version, Lang: lang, PolicyVersion: sb.site.PolicyVersion,
-				Config: string(cfg), Script: string(b.Raw), Integrity: b.Integrity})
-		}
+func (bs *Banners) Versions() []consent.BannerVersion { return bs.versions }
+
+// version writes a site's banner in a language as the ledger keeps it.
+func (bs *Banners) version(sb *siteBanners, lang string) (consent.BannerVersion, error) {
+	b, cfg, err := bs.source(sb.site, lang, 0)
+	if err != nil {
+		return consent.BannerVersion{}, err
 	}
-	return out, nil
+	return consent.BannerVersion{Site: sb.site.ID, Version: b.Version, Lang: lang, PolicyVersion: sb.site.PolicyVersion,
+		Config: string(cfg), Script: string(b.Raw), Integrity: b.Integrity}, nil
 }
 
 // rtlScripts are the scripts written right to left that a site's language may be in.

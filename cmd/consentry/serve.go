@@ -156,8 +156,7 @@ func (c *serveConfig) validate() error {
 		c.banners, err = banner.New(c.sites)
 		v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
 		if err == nil {
-			c.Consent.Banners, err = c.banners.Versions()
-			v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
+			c.Consent.Banners = c.banners.Versions()
 		}
 	}
 	return v.err()

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -54,4 +55,33 @@ func (s *Store) RecordBanners(ctx context.Context, versions []BannerVersion, now
 		return fmt.Errorf("record banner versions: %w", err)
 	}
 	return nil
+}
+
+// ErrMalformedBanner answers a request for a banner by a site id or version that cannot be one.
+var ErrMalformedBanner = errors.New("not a site id and banner version (1 to 64 of A-Z a-z 0-9 . _ : + -)")
+
+// Banner returns a site's banner as recorded under a version (any one copy of it); ok is
+// false if none is. The site need not be configured any more: proof outlives it.
+func (s *Service) Banner(ctx context.Context, site, version string) (v BannerVersion, ok bool, err error) {
+	if !idPattern.MatchString(site) || version == "" || len(version) > 64 || !bannerVersionPattern.MatchString(version) {
+		return v, false, ErrMalformedBanner
+	}
+	return s.Store.Banner(ctx, site, version)
+}
+
+// Banner reads one recorded banner version of a site.
+func (s *Store) Banner(ctx context.Context, site, version string) (v BannerVersion, ok bool, err error) {
+	rows, err := s.conn.Query(ctx, `SELECT site, banner_version, lang, policy_version, config, script, integrity
+		FROM banner_versions WHERE site = ? AND banner_version = ? LIMIT 1`, site, version)
+	if err != nil {
+		return v, false, fmt.Errorf("read banner_versions: %w", err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(&v.Site, &v.Version, &v.Lang, &v.PolicyVersion, &v.Config, &v.Script, &v.Integrity); err != nil {
+			return v, false, fmt.Errorf("read banner_versions: %w", err)
+		}
+		ok = true
+	}
+	return v, ok, rows.Err()
 }

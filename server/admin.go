@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -20,6 +21,7 @@ type AdminData interface {
 	Stats(ctx context.Context, site string, from, to time.Time) ([]consent.DayStats, error)
 	Export(ctx context.Context, consentID string) ([]consent.Decision, error)
 	Erase(ctx context.Context, site, consentID string) (consent.Erasure, error)
+	Banner(ctx context.Context, site, version string) (consent.BannerVersion, bool, error)
 }
 
 // maxStatsDays bounds one stats request.
@@ -31,6 +33,7 @@ func (s *server) adminRoutes(app *fiber.App) {
 	adm.Get("/stats/consents", s.adminConsentStats)
 	adm.Get("/subjects/:consent_id", s.adminExport)
 	adm.Delete("/subjects/:consent_id", requireRole(consent.RoleAdmin), s.adminErase)
+	adm.Get("/banners/:site/:version", s.adminBanner)
 }
 
 // adminAuth lets a request through only with a valid admin token, and notes its role.
@@ -119,4 +122,18 @@ func (s *server) adminErase(c *fiber.Ctx) error {
 		return err
 	}
 	return s.answerErasure(c, "", id)
+}
+
+// adminBanner shows the banner a decision's banner_version names: what its visitor read
+// (config) and ran (script, with its SRI hash).
+func (s *server) adminBanner(c *fiber.Ctx) error {
+	v, ok, err := s.deps.AdminData.Banner(c.UserContext(), c.Params("site"), c.Params("version"))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return reject(fiber.StatusNotFound, "not_found", "no banner recorded under this site and version")
+	}
+	return c.JSON(fiber.Map{"site": v.Site, "banner_version": v.Version, "lang": v.Lang, "policy_version": v.PolicyVersion,
+		"config": json.RawMessage(v.Config), "script": v.Script, "integrity": v.Integrity})
 }

@@ -41,6 +41,7 @@ var domainErrors = []struct {
 	{consent.ErrSubjectGone, fiber.StatusGone, "erased", "the decisions of this receipt were erased"},
 	{consent.ErrReceiptInvalid, fiber.StatusUnauthorized, "invalid_receipt", "the receipt does not verify"},
 	{consent.ErrMalformedID, fiber.StatusBadRequest, "invalid", "not a consent id (22 base64url characters)"},
+	{consent.ErrMalformedBanner, fiber.StatusBadRequest, "invalid", consent.ErrMalformedBanner.Error()},
 }
 
 type errorBody struct {

@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/sha512"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -238,6 +241,67 @@ func TestAdminRolesExportAndErase(t *testing.T) {
 	if r := e.beacon(t, "news", newsOrig, a.Receipt, nil); r != "withdrawn" {
 		t.Fatalf("receipt of an erased subject: %q", r)
 	}
+}
+
+// An auditor follows a decision to the banner its visitor was shown: its texts, and the
+// script byte for byte as the service served it, with the SRI hash that proves it.
+func TestAdminBannerOfADecision(t *testing.T) {
+	e := newEnv(t, testConfig())
+	de, err := e.banners.Bundle("news", "de")
+	if err != nil || de == nil {
+		t.Fatalf("news in German: %v", err)
+	}
+	a := e.decide(t, newsOrig, `{"site":"news","method":"reject_all","lang":"de","banner_version":"`+de.Version+`"}`, nil)
+	analyst := hdr{"Authorization": "Bearer " + adminToken(t, consent.RoleAnalyst)}
+	resp := e.do(t, http.MethodGet, "/admin/v1/subjects/"+a.ConsentID, "", analyst)
+	wantStatus(t, resp, 200)
+	var export struct{ Decisions []consent.Decision }
+	if err := json.NewDecoder(resp.Body).Decode(&export); err != nil || len(export.Decisions) != 1 {
+		t.Fatalf("export %+v %v", export, err)
+	}
+	resp = e.do(t, http.MethodGet, "/admin/v1/banners/news/"+export.Decisions[0].BannerVersion, "", analyst)
+	wantStatus(t, resp, 200)
+	var shown struct {
+		Site, Lang, Script, Integrity string
+		Version                       string `json:"banner_version"`
+		Policy                        string `json:"policy_version"`
+		Config                        struct {
+			Texts map[string]string `json:"t"`
+			Cats  []struct {
+				ID   string `json:"i"`
+				Name string `json:"n"`
+			} `json:"c"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&shown); err != nil {
+		t.Fatal(err)
+	}
+	served := e.do(t, http.MethodGet, "/s/news/banner.js?lang=de&v="+de.Version, "", nil)
+	wantStatus(t, served, 200)
+	script, _ := io.ReadAll(served.Body)
+	sum := sha512.Sum384([]byte(shown.Script))
+	switch {
+	case shown.Site != "news" || shown.Version != de.Version || shown.Lang != "de" || shown.Policy != export.Decisions[0].PolicyVersion:
+		t.Errorf("banner %s/%s in %s under %s", shown.Site, shown.Version, shown.Lang, shown.Policy)
+	case len(shown.Config.Cats) != 4 || shown.Config.Cats[3].ID != "marketing":
+		t.Errorf("categories %+v", shown.Config.Cats)
+	case shown.Script != string(script):
+		t.Errorf("the recorded script (%d bytes) is not the one served (%d bytes)", len(shown.Script), len(script))
+	case shown.Integrity != "sha384-"+base64.StdEncoding.EncodeToString(sum[:]) || shown.Integrity != de.Integrity:
+		t.Errorf("integrity %s, the script hashes to another", shown.Integrity)
+	}
+	if want := shippedTexts(t, "de")["title"]; shown.Config.Texts["title"] != want {
+		t.Errorf("title %q, want the German %q", shown.Config.Texts["title"], want)
+	}
+	for path, status := range map[string]int{
+		"/admin/v1/banners/news/0123456789abcdef":  404,
+		"/admin/v1/banners/gone/" + de.Version:     404, // a site no longer configured is looked up too
+		"/admin/v1/banners/news/not%20a%20version": 400,
+		"/admin/v1/banners/News/" + de.Version:     400,
+	} {
+		wantStatus(t, e.do(t, http.MethodGet, path, "", analyst), status)
+	}
+	wantStatus(t, e.do(t, http.MethodGet, "/admin/v1/banners/news/"+de.Version, "", nil), 401)
 }
 
 func TestAdminConsentStats(t *testing.T) {

@@ -91,6 +91,8 @@ try {
       VALUES ('news', '1', 'en', 'v1', '{"s":"news","t":{"title":"Your privacy choices"}}', '(()=>{})()', 'sha384-x', now())`);
   }
   run(session, "banner versions: read", "SELECT DISTINCT site, banner_version FROM banner_versions");
+  run(session, "banner versions: one", `SELECT site, banner_version, lang, policy_version, config, script, integrity
+    FROM banner_versions WHERE site = 'news' AND banner_version = '1' LIMIT 1`);
   run(session, "insert revocations", "INSERT INTO revocations (revoked_at, digest, site, reason) VALUES (now(), '00112233445566778899aabbccddeeff', 'news', 'withdraw')");
   run(session, "insert erasures", "INSERT INTO erasures (day, site, count) VALUES (today(), 'news', 1)");
   run(session, "record migration", "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (1, 'events', 'x', now())");

@@ -266,7 +266,7 @@ func TestSchemaExampleQueriesGiveTheRightNumbers(t *testing.T) {
 		"campaigns":           {"newsletter\temail\tbf\t2"},
 		"event_props":         {"pro\t2", "free\t1"},
 		"privacy_signals":     {y + "\tdnt\t2", d + "\tdnt\t5", d + "\tgpc\t3"},
-		"opt_in_by_banner": {"b1\ten\tYour privacy choices\t1\t1", "b2\tfr\tVos choix\t1\t0"},
+		"opt_in_by_banner":    {"b1\ten\tYour privacy choices\t1\t1", "b2\tfr\tVos choix\t1\t0"},
 		"what_was_shown": {
 			y + "\taccept_all\ten\tv1\tYour privacy choices\tsha384-b1",
 			y + "\treject_all\tfr\tv1\tVos choix\tsha384-b2",

@@ -392,9 +392,9 @@
       setReceipt(prev, R.exp - Math.floor(Date.now() / 1e3));
       modal = remove(modal);
       box = remove(box);
-      // Only the browser's signal keeps back what a placeholder allows (honor_signals:
-      // strict): the placeholder says so, and focus stays in it.
-      const held = place && !all(place.dataset.consentPlaceholder);
+      // Only the browser's signal keeps back what the visitor allowed (honor_signals:
+      // strict): a placeholder says so, and focus stays in it.
+      const held = place && Object.keys(chosen).some((c) => chosen[c] && !granted(c));
       const f = held ? 0 : place ? place.nextElementSibling : back;
       if (f) f.focus();
       if (place) for (const e of place.querySelectorAll(".cst-e")) e.remove();

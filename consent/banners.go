@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -71,17 +72,14 @@ func (s *Service) Banner(ctx context.Context, site, version string) (v BannerVer
 
 // Banner reads one recorded banner version of a site.
 func (s *Store) Banner(ctx context.Context, site, version string) (v BannerVersion, ok bool, err error) {
-	rows, err := s.conn.Query(ctx, `SELECT site, banner_version, lang, policy_version, config, script, integrity
-		FROM banner_versions WHERE site = ? AND banner_version = ? LIMIT 1`, site, version)
-	if err != nil {
+	err = s.conn.QueryRow(ctx, `SELECT site, banner_version, lang, policy_version, config, script, integrity
+		FROM banner_versions WHERE site = ? AND banner_version = ? LIMIT 1`, site, version).
+		Scan(&v.Site, &v.Version, &v.Lang, &v.PolicyVersion, &v.Config, &v.Script, &v.Integrity)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return v, false, nil
+	case err != nil:
 		return v, false, fmt.Errorf("read banner_versions: %w", err)
 	}
-	defer rows.Close()
-	if rows.Next() {
-		if err := rows.Scan(&v.Site, &v.Version, &v.Lang, &v.PolicyVersion, &v.Config, &v.Script, &v.Integrity); err != nil {
-			return v, false, fmt.Errorf("read banner_versions: %w", err)
-		}
-		ok = true
-	}
-	return v, ok, rows.Err()
+	return v, true, nil
 }

@@ -204,8 +204,9 @@ type ServiceConfig struct {
 	Banners           []BannerVersion  // the banners served, recorded at start (banner.Banners.Versions)
 }
 
-// Start checks and records the sites' policy versions and banners, loads the revocation set, starts the ledger's committer and, until ctx ends,
-// the revocation refresh. Close the Ledger on shutdown.
+// Start checks and records the sites' policy versions and banners, loads the revocation
+// set, starts the ledger's committer and, until ctx ends, the revocation refresh. Close
+// the Ledger on shutdown.
 func Start(ctx context.Context, conn driver.Conn, sites *Sites, keys *KeySet, cfg ServiceConfig, reg prometheus.Registerer, log *slog.Logger) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now

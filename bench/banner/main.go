@@ -129,7 +129,7 @@ const count = `(() => {
   const nav = performance.getEntriesByType("navigation")[0];
   const fcp = performance.getEntriesByName("first-contentful-paint")[0];
   const r0 = res[0] || {};
-  return {doc: nav.responseEnd, dcl: nav.domContentLoadedEventStart, fetched: r0.responseEnd || 0, asked: r0.startTime || 0, sent: r0.requestStart || 0, first: r0.responseStart || 0, fcp: fcp ? fcp.startTime : 0,
+  return {doc: nav.responseEnd, dcl: nav.domContentLoadedEventStart, fetched: r0.responseEnd || 0, asked: r0.startTime || 0, connect: r0.connectStart || 0, tls: r0.secureConnectionStart || 0, sent: r0.requestStart || 0, first: r0.responseStart || 0, fcp: fcp ? fcp.startTime : 0,
     visible: __m.visible, painted: __m.painted || 0, cls: __m.cls, elements: root.getElementsByTagName("*").length + 1 + styles,
     nodes: nodes + 2 * styles, encoded: res.reduce((s, r) => s + r.encodedBodySize, 0), requests: res.length,
     beacons: all.filter(r => /\/v1\/collect/.test(r.name)).length,
@@ -161,7 +161,9 @@ type sample struct {
 	Doc     float64 `json:"doc"`
 	DCL     float64 `json:"dcl"`
 	Fetched float64 `json:"fetched"`
-	Asked   float64 `json:"asked"` // the banner script's request: queued, sent, first byte
+	Asked   float64 `json:"asked"`   // the banner script's request: queued, sent, first byte
+	Connect float64 `json:"connect"` // its connection: TCP, then TLS
+	TLS     float64 `json:"tls"`
 	Sent    float64 `json:"sent"`
 	First   float64 `json:"first"`
 	FCP     float64 `json:"fcp"`
@@ -438,7 +440,7 @@ func load(browser context.Context, url string, ownScript func(string) bool, trac
 	}
 	categories := []string{"devtools.timeline", "v8.execute"} // v8.execute: RunMicrotasks
 	if *breakdown {
-		categories = append(categories, "disabled-by-default-v8.cpu_profiler", "disabled-by-default-devtools.timeline", "v8", "blink", "toplevel", "__metadata")
+		categories = append(categories, "disabled-by-default-v8.cpu_profiler", "disabled-by-default-devtools.timeline", "v8", "blink", "toplevel", "__metadata", "cc", "viz", "gpu")
 	}
 	err = chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		if _, err := cdp.Call(ctx, t, performance.Enable, performance.EnableParams{}); err != nil {
@@ -583,6 +585,8 @@ func report(ours, theirs int, us, them, least []sample, floor []float64) error {
 		{"page response end", func(s sample) float64 { return s.Doc }},
 		{"DOMContentLoaded", func(s sample) float64 { return s.DCL }},
 		{"banner script requested", func(s sample) float64 { return s.Asked }},
+		{"  connection started", func(s sample) float64 { return s.Connect }},
+		{"  TLS handshake started", func(s sample) float64 { return s.TLS }},
 		{"  request sent", func(s sample) float64 { return s.Sent }},
 		{"  first byte", func(s sample) float64 { return s.First }},
 		{"banner files fetched", func(s sample) float64 { return s.Fetched }},
@@ -639,6 +643,11 @@ func compare(what string, us, other []sample) {
 	for _, m := range []metric{
 		{"banner script time (trace, by URL)", func(s sample) float64 { return s.EvalMS }},
 		{"  of which on the CPU (thread time)", func(s sample) float64 { return s.EvalCPU }},
+		{"banner script requested", func(s sample) float64 { return s.Asked }},
+		{"  connection started", func(s sample) float64 { return s.Connect }},
+		{"  TLS handshake started", func(s sample) float64 { return s.TLS }},
+		{"  request sent", func(s sample) float64 { return s.Sent }},
+		{"  first byte", func(s sample) float64 { return s.First }},
 		{"banner files fetched", func(s sample) float64 { return s.Fetched }},
 		{"first contentful paint", func(s sample) float64 { return s.FCP }},
 		{"banner in a frame from (rAF)", func(s sample) float64 { return s.Visible }},

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -148,6 +149,27 @@ func printBreakdown(url string, s sample, own []traceEvent, tr trace) {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "  main thread: %s\n", strings.Join(line, " "))
+	// Every thread from the end of the banner's first script to 60 ms after, when its first
+	// frame is drawn: CPU ms per thread, and the ten longest kinds of event (wall ms, summed)
+	// of the threads that draw it (raster workers, compositors, viz), not the page's main.
+	end := own[0].Ts + own[0].Dur
+	perThread, byName := map[string]float64{}, map[string]float64{}
+	for _, te := range tr.events {
+		if te.Ts < end || te.Ts > end+60000 {
+			continue
+		}
+		if te.Name == "ThreadControllerImpl::RunTask" || te.Name == "ThreadPool_RunTask" {
+			perThread[fmt.Sprintf("%d/%s", te.Pid, tr.threads[te.Tid])] += te.TDur / 1000
+		} else if te.Tid != own[0].Tid && te.Dur >= 200 && !strings.Contains(te.Name, "RunTask") {
+			byName[tr.threads[te.Tid]+":"+te.Name] += te.Dur / 1000
+		}
+	}
+	names := slices.SortedFunc(maps.Keys(byName), func(a, b string) int { return cmp.Compare(byName[b], byName[a]) })
+	var longest []string
+	for _, n := range names[:min(len(names), 10)] {
+		longest = append(longest, fmt.Sprintf("%s %.1f", n, byName[n]))
+	}
+	fmt.Fprintf(os.Stderr, "  60 ms after its script, CPU ms per thread: %v\n  and the longest events drawing (wall ms): %s\n", perThread, strings.Join(longest, "; "))
 }
 
 // sampleEvery is V8's sampling interval in a trace with the cpu_profiler category.

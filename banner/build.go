@@ -358,6 +358,7 @@ type config struct {
 	Cookie  string              `json:"k"`
 	Domain  string              `json:"o"`
 	Reload  bool                `json:"r"`
+	Corner  bool                `json:"f,omitempty"` // the settings button
 	GCM     map[string][]string `json:"g,omitempty"`
 	Signal  Signal              `json:"z,omitempty"` // seen by the server
 	Texts   map[string]string   `json:"t"`
@@ -388,7 +389,8 @@ func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []
 	c := config{
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
-		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw, Texts: map[string]string{}, CSS: bs.css,
+		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw,
+		Corner: s.Banner.SettingsButton, Texts: map[string]string{}, CSS: bs.css,
 	}
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)

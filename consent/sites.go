@@ -131,6 +131,10 @@ type Banner struct {
 	// ReloadOnWithdraw reloads the page after a category is withdrawn, so scripts that
 	// already ran stop.
 	ReloadOnWithdraw bool `yaml:"reload_on_withdraw" json:"reload_on_withdraw"`
+	// SettingsButton keeps a "Cookie settings" button in a corner of every page once the
+	// visitor has chosen, so that they can change or withdraw their choice where the page
+	// links to no settings.
+	SettingsButton bool `yaml:"settings_button" json:"settings_button"`
 	// GoogleConsentMode maps each Consent Mode v2 type to the categories that must all be
 	// granted for it; nil leaves Consent Mode off. Unlisted types stay denied.
 	GoogleConsentMode map[string][]string `yaml:"google_consent_mode" json:"google_consent_mode,omitempty"`

@@ -54,6 +54,7 @@ sites:
       texts:
         ar: {title: اختيارك للخصوصية, accept: قبول الكل, reject: رفض الكل, customize: تخصيص}
       reload_on_withdraw: RELOAD
+      settings_button: CORNER
       google_consent_mode:
         security_storage: [necessary]
         functionality_storage: [preferences]
@@ -89,6 +90,7 @@ type browserEnv struct {
 type browserEnvOptions struct {
 	host   string // the page's host name (the test browser resolves *.demo.test to 127.0.0.1)
 	reload bool   // the site's reload_on_withdraw
+	corner bool   // the site's settings_button
 	tls    bool   // page and service over https, with httptest's self-signed certificate
 	// proxied serves the service under /consentry/ of the page's own origin, as a site's
 	// reverse proxy would, and the page embeds the banner from there.
@@ -156,7 +158,7 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 
 // browserSites is the test site served at page under a policy version.
 func browserSites(page, policy string, o browserEnvOptions) string {
-	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(o.reload)).Replace(browserSitesYAML)
+	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(o.reload), "CORNER", fmt.Sprint(o.corner)).Replace(browserSitesYAML)
 }
 
 // open loads the demo page and waits for the banner script to have started.
@@ -1061,10 +1063,7 @@ func runAxe(t *testing.T, ctx context.Context, context string) axeResult {
 // shadows go, so each layer and each button must still be outlined by a border, and focus
 // by an outline, in the user's colours.
 func TestBrowserForcedColours(t *testing.T) {
-	dir := os.Getenv("CONSENTRY_SCREENSHOTS")
-	if dir == "" {
-		dir = "../var/screenshots"
-	}
+	dir := screenshotDir()
 	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{ForcedColors: true})
 	b.open(t, ctx, "/")
@@ -1097,14 +1096,20 @@ func TestBrowserForcedColours(t *testing.T) {
 	check("second-layer", ".cst-p, .cst-p button")
 }
 
+// screenshotDir is where browser tests save screenshots: var/screenshots, or
+// $CONSENTRY_SCREENSHOTS.
+func screenshotDir() string {
+	if dir := os.Getenv("CONSENTRY_SCREENSHOTS"); dir != "" {
+		return dir
+	}
+	return "../var/screenshots"
+}
+
 // axe-core's rules on both layers and the signal note, light and dark; each state is
-// also saved as a screenshot (var/screenshots, or $CONSENTRY_SCREENSHOTS).
+// also saved as a screenshot (screenshotDir).
 func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 	axe := nodeModule(t, "axe-core/axe.min.js")
-	dir := os.Getenv("CONSENTRY_SCREENSHOTS")
-	if dir == "" {
-		dir = "../var/screenshots"
-	}
+	dir := screenshotDir()
 	b := newBrowserEnv(t, browserEnvOptions{})
 	for _, theme := range []string{"light", "dark"} {
 		for _, opts := range []browsertest.Options{{Dark: theme == "dark"}, {Dark: theme == "dark", GPC: true}} {
@@ -1465,12 +1470,13 @@ func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 	}
 }
 
-// The first layer and the signal note are not modal: a keyboard user may go on through
-// the page behind them. No control they tab to may be hidden behind them (WCAG 2.2 AA,
-// 2.4.11 Focus Not Obscured): the page scrolls it into view above, its last lines too.
+// The first layer, the signal note and the settings button are not modal: a keyboard user
+// may go on through the page behind them. No control they tab to may be hidden behind
+// them, not even in part (WCAG 2.2, 2.4.11 Focus Not Obscured, and 2.4.12 at AAA): the page
+// scrolls it into view above, its last lines too.
 func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
 	links := strings.Repeat(`<p><a href="#">a link in a long page</a></p>`, 60)
-	b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+	b := newBrowserEnv(t, browserEnvOptions{corner: true, wrap: func(pages http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path != "/long" {
 				pages.ServeHTTP(w, r)
@@ -1483,21 +1489,28 @@ func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		opts  browsertest.Options
-		shown string // the first layer, or the note
-	}{{"first layer", browsertest.Options{}, ".cst"}, {"signal note", browsertest.Options{DNT: true}, ".cst-n"}} {
-		t.Run(tc.name, func(t *testing.T) { focusNotObscured(t, b, tc.opts, tc.shown) })
+		shown string // the first layer, the note, or the settings button
+	}{{"first layer", browsertest.Options{}, ".cst"}, {"signal note", browsertest.Options{DNT: true}, ".cst-n"}, {"settings button", browsertest.Options{}, ".cst-f"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := browsertest.New(t, tc.opts)
+			if tc.shown == ".cst-f" { // shown once the visitor has chosen
+				b.open(t, ctx, "/")
+				click(t, ctx, `.cst button[data-a="reject"]`)
+				browsertest.WaitFor(t, ctx, "the choice", `Consentry.get()`)
+			}
+			focusNotObscured(t, b, ctx, tc.shown)
+		})
 	}
 }
 
-func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, shown string) {
-	ctx := browsertest.New(t, opts)
+func focusNotObscured(t *testing.T, b *browserEnv, ctx context.Context, shown string) {
 	// A phone's viewport, where the banner spans the width.
 	viewport(t, ctx, 390, 844)
 	b.open(t, ctx, "/long")
 	browsertest.WaitFor(t, ctx, "the banner", `document.querySelector("`+shown+`") && performance.now() > 500`)
 	// Going through the settings and closing them puts no focus in the page: it is left as
 	// it was.
-	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("`+shown+` [data-a=custom]").click()`))
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector(":is(`+shown+`, `+shown+` *)[data-a=custom]").click()`))
 	browsertest.WaitFor(t, ctx, "the second layer", `document.activeElement.matches(".cst-p")`)
 	press(t, ctx, kb.Tab)
 	press(t, ctx, kb.Tab)
@@ -1513,7 +1526,7 @@ func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, sho
 		where, err := browsertest.Poll[string](ctx, `(e => {
 			if (!e.closest("main")) return "elsewhere";
 			const r = e.getBoundingClientRect(), b = document.querySelector("`+shown+`").getBoundingClientRect();
-			return r.top >= b.top && r.bottom <= b.bottom && r.left >= b.left && r.right <= b.right ? "" : "seen";
+			return r.bottom > b.top && r.top < b.bottom && r.right > b.left && r.left < b.right ? "" : "seen";
 		})(document.activeElement)`, 10*time.Millisecond, 500*time.Millisecond)
 		if err != nil && !strings.Contains(err.Error(), "not true within") {
 			t.Fatal(err)
@@ -1530,7 +1543,7 @@ func focusNotObscured(t *testing.T, b *browserEnv, opts browsertest.Options, sho
 		t.Fatalf("Tab reached %d of the page's %d links", focused, n)
 	}
 	if hidden > 0 {
-		t.Errorf("%d of the page's %d controls were focused behind the banner", hidden, focused)
+		t.Errorf("%d of the page's %d controls were focused behind the banner, wholly or in part", hidden, focused)
 	}
 }
 
@@ -2188,14 +2201,19 @@ func TestBrowserBannerStaysThroughBodySwappingNavigation(t *testing.T) {
 		})
 	}
 	// Astro's view transitions also drop head elements the next page does not have: the
-	// banner's stylesheet goes back with its layer.
+	// banner's stylesheet goes back with its layer, and so does the settings button.
 	t.Run("head swapped too", func(t *testing.T) {
-		b := newBrowserEnv(t, browserEnvOptions{})
+		b := newBrowserEnv(t, browserEnvOptions{corner: true})
 		ctx := browsertest.New(t, browsertest.Options{})
 		b.open(t, ctx, "/")
-		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of document.head.querySelectorAll("style")) s.remove();
-			document.body.replaceWith(document.createElement("body"))`))
+		swap := chromedp.Evaluate[chromedp.Void](`for (const s of document.head.querySelectorAll("style")) s.remove();
+			document.body.replaceWith(document.createElement("body"))`)
+		browsertest.Do(t, ctx, swap)
 		browsertest.WaitFor(t, ctx, "the first layer back, styled", `document.querySelector(":popover-open > .cst") && getComputedStyle(document.querySelector(".cst")).position == "fixed"`)
+		click(t, ctx, `.cst button[data-a="reject"]`)
+		browsertest.WaitFor(t, ctx, "the settings button", `document.querySelector(".cst-f")`)
+		browsertest.Do(t, ctx, swap)
+		browsertest.WaitFor(t, ctx, "the settings button back, styled", `document.querySelector(":popover-open > .cst-f") && getComputedStyle(document.querySelector(".cst-f")).position == "fixed"`)
 	})
 }
 
@@ -2239,5 +2257,126 @@ func TestBrowserVisitorDownloadsAndErasesTheirRecord(t *testing.T) {
 	}
 	eventually(t, "the ledger rows of the erased consent id", 200*time.Millisecond, "", func() string {
 		return strings.Join(b.decisions(t), "; ")
+	})
+}
+
+// cornerButton describes the settings button (settings_button) as a visitor meets it.
+type cornerButton struct {
+	Shown    bool    `json:"shown"`
+	Text     string  `json:"text"`
+	TopLayer bool    `json:"top"`
+	Left     float64 `json:"left"`  // from the viewport's left edge
+	Right    float64 `json:"right"` // from its right edge
+	Bottom   float64 `json:"bottom"`
+}
+
+const cornerJS = `(b => b ? (r => ({shown: b.checkVisibility(), text: b.textContent, top: b.parentNode.matches(":popover-open"),
+	left: r.left, right: innerWidth - r.right, bottom: innerHeight - r.bottom}))(b.getBoundingClientRect()) : {})(document.querySelector(".cst-f"))`
+
+// With settings_button, a visitor who has chosen keeps a "Cookie settings" button in a
+// corner of every page, so that they can change or withdraw their choice where the page
+// links to no settings: it opens the settings and has focus again when they close, it
+// gives way to the first layer and to the signal note, it stands at the corner the
+// page's language starts from, and it passes axe. Without the setting there is none.
+func TestBrowserSettingsButton(t *testing.T) {
+	corner := func(t *testing.T, ctx context.Context) cornerButton {
+		t.Helper()
+		return eval[cornerButton](t, ctx, cornerJS)
+	}
+	t.Run("off by default", func(t *testing.T) {
+		b := newBrowserEnv(t, browserEnvOptions{})
+		ctx := browsertest.New(t, browsertest.Options{})
+		b.open(t, ctx, "/")
+		click(t, ctx, `.cst button[data-a="reject"]`)
+		browsertest.WaitFor(t, ctx, "the choice", `Consentry.get()`)
+		b.open(t, ctx, "/again")
+		if c := corner(t, ctx); c.Shown || c.Text != "" {
+			t.Errorf("a settings button the site did not ask for: %+v", c)
+		}
+	})
+	// After a first choice, in each theme: shown, where it should be, and passing axe.
+	chosen := func(t *testing.T, b *browserEnv, theme string) context.Context {
+		t.Helper()
+		ctx := browsertest.New(t, browsertest.Options{Dark: theme == "dark"})
+		b.open(t, ctx, "/")
+		if c := corner(t, ctx); c.Text != "" {
+			t.Fatalf("the button beside the first layer: %+v", c)
+		}
+		click(t, ctx, `.cst button[data-a="reject"]`)
+		browsertest.WaitFor(t, ctx, "the settings button", `document.querySelector(".cst-f")`)
+		c := corner(t, ctx)
+		if want := shippedTexts(t, "en")["settings"]; !c.Shown || c.Text != want || !c.TopLayer {
+			t.Errorf("%s, after the choice: %+v, want %q shown in the top layer", theme, c, want)
+		}
+		if c.Left < 0 || c.Left > 40 || c.Bottom < 0 || c.Bottom > 40 {
+			t.Errorf("%s: not in the bottom left corner: %+v", theme, c)
+		}
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(nodeModule(t, "axe-core/axe.min.js"))))
+		res := runAxe(t, ctx, "document")
+		for _, v := range res.Violations {
+			t.Errorf("%s, axe: %s", theme, v)
+		}
+		for _, rule := range []string{"button-name", "color-contrast", "target-size"} {
+			if !slices.Contains(res.Passes, rule) {
+				t.Errorf("%s: axe rule %s did not pass (passes: %v)", theme, rule, res.Passes)
+			}
+		}
+		browsertest.Screenshot(t, ctx, filepath.Join(screenshotDir(), "banner-settings-button-"+theme+".png"))
+		return ctx
+	}
+	t.Run("on", func(t *testing.T) {
+		b := newBrowserEnv(t, browserEnvOptions{corner: true})
+		chosen(t, b, "dark")
+		ctx := chosen(t, b, "light")
+		// By keyboard: it comes after the page's own controls, opens the settings, and has
+		// focus again when they close.
+		tabTo(t, ctx, "custom", 20)
+		if !eval[bool](t, ctx, `document.activeElement.matches(".cst-f")`) {
+			t.Fatalf("Tab reached %s, not the settings button", eval[string](t, ctx, focused))
+		}
+		press(t, ctx, kb.Enter)
+		browsertest.WaitFor(t, ctx, "the settings", `document.activeElement.matches(".cst-p")`)
+		if got := press(t, ctx, kb.Escape); got != "custom" || !eval[bool](t, ctx, `document.activeElement.matches(".cst-f")`) {
+			t.Errorf("after Escape focus is on %s, want the settings button", got)
+		}
+		// A changed choice made there, and a next page that shows the button at once.
+		click(t, ctx, "button.cst-f")
+		click(t, ctx, `.cst-p button[data-a="accept"]`)
+		browsertest.WaitFor(t, ctx, "the new choice", `Consentry.has("marketing")`)
+		if got := b.decisions(t); len(got) != 3 || got[2] != "accept_all none necessary,preferences,analytics,marketing" { // after two rejections, dark and light
+			t.Errorf("ledger: %v", got)
+		}
+		if got := eval[string](t, ctx, focused); got != "custom" {
+			t.Errorf("after saving focus is on %s, want the settings button", got)
+		}
+		b.open(t, ctx, "/?lang=ar")
+		if c := corner(t, ctx); !c.Shown || state(t, ctx).Banner || c.Right < 0 || c.Right > 40 {
+			t.Errorf("the next page, right to left: %+v, want the button in the bottom right corner and no banner", c)
+		}
+		// Erased, the visitor holds no choice: the first layer asks again, without the button.
+		click(t, ctx, "button.cst-f")
+		click(t, ctx, `.cst-p button[data-a="erase"]`)
+		browsertest.WaitFor(t, ctx, "the first layer", `document.querySelector(".cst")`)
+		if c := corner(t, ctx); c.Text != "" {
+			t.Errorf("the button beside the first layer after erasure: %+v", c)
+		}
+	})
+	t.Run("after the signal note", func(t *testing.T) {
+		b := newBrowserEnv(t, browserEnvOptions{corner: true})
+		// Nor before the note, while the refusal is being recorded.
+		ctx := browsertest.New(t, browsertest.Options{GPC: true, Init: `new MutationObserver(() => {
+			if (document.querySelector(".cst-n")) window.noted = true;
+			else if (!window.noted && document.querySelector(".cst-f")) window.early = true;
+		}).observe(document, {childList: true, subtree: true})`})
+		b.open(t, ctx, "/")
+		browsertest.WaitFor(t, ctx, "the signal note", `document.querySelector(".cst-n")`)
+		if c := corner(t, ctx); c.Text != "" || eval[bool](t, ctx, `!!window.early`) {
+			t.Fatalf("the button beside the note, or before it: %+v", c)
+		}
+		click(t, ctx, `.cst-n button[data-a="dismiss"]`)
+		browsertest.WaitFor(t, ctx, "the settings button", `document.querySelector(".cst-f")`)
+		if c := corner(t, ctx); !c.Shown {
+			t.Errorf("after the note is dismissed: %+v", c)
+		}
 	})
 }

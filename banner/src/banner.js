@@ -244,7 +244,7 @@
     n.onclick = act;
     return n;
   };
-  let styled, box, modal, note, back;
+  let styled, box, modal, note, back, tab;
   const style = () => {
     if (styled) return;
     styled = d.createElement("style");
@@ -304,6 +304,7 @@
         unobscuring(box);
       })
     );
+    corner();
   };
   const showNote = () => {
     if (note) return;
@@ -313,6 +314,18 @@
         `<button type="button" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
     );
     unobscuring(note);
+    corner();
+  };
+  // A site may keep a "Cookie settings" button in a corner of its pages (settings_button)
+  // for a visitor who has chosen, to change or withdraw that choice where the page has no
+  // link to the settings. It gives way to the note, which takes its place.
+  const corner = () => {
+    if (!C.f) return;
+    if (!R || note) tab = remove(tab);
+    else if (!tab) {
+      style();
+      unobscuring((tab = node(button("custom", "settings", "cst-f"))));
+    }
   };
   const vendor = (v) =>
     `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}` +
@@ -400,6 +413,7 @@
       if (place) for (const e of place.querySelectorAll(".cst-e")) e.remove();
       if (held) fail(place, T.signal);
       if (j.signal != "none" && !j.override) showNote();
+      corner();
       apply(before);
       // A grant counts the page it was made on.
       pageview();
@@ -468,6 +482,7 @@
         return close();
       case "dismiss":
         note = remove(note);
+        corner();
     }
   }
 
@@ -492,6 +507,7 @@
     // alone still runs.
     R || before ? apply(before) : activate();
     if (!R) dnt || gpc ? shown(refuse) : box || showBanner();
+    corner();
   };
   // The receipt, read again: when it changed (in another tab, say), its choice holds here.
   const reread = () =>
@@ -533,7 +549,7 @@
     new MutationObserver((m) => {
       // A page that swaps its body as it navigates (Turbo, Astro's view transitions, pjax)
       // takes with it what is shown there: it goes back, into the new body, until answered.
-      for (const n of [box, note, modal]) if (n && !n.isConnected) show(n.parentNode);
+      for (const n of [box, note, modal, tab]) if (n && !n.isConnected) show(n.parentNode);
       if (styled && !styled.isConnected) d.head.append(styled);
       m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches(blocked) || n.querySelector(blocked)))) && activate();
     }).observe(d, { childList: true, subtree: true });

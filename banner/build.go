@@ -360,6 +360,7 @@ type config struct {
 	Reload  bool                `json:"r"`
 	Corner  bool                `json:"f,omitempty"` // the settings button
 	GCM     map[string][]string `json:"g,omitempty"`
+	UET     map[string][]string `json:"m,omitempty"` // Microsoft's consent mode
 	Signal  Signal              `json:"z,omitempty"` // seen by the server
 	Texts   map[string]string   `json:"t"`
 	Cats    []category          `json:"c"`
@@ -383,6 +384,19 @@ type vendor struct {
 	URL     string   `json:"u"`
 }
 
+// consentMode lists every type of a consent mode with the categories it needs (none: it
+// stays denied), or nil when the site has it off.
+func consentMode(mode map[string][]string, types []string) map[string][]string {
+	if mode == nil {
+		return nil
+	}
+	all := map[string][]string{}
+	for _, t := range types {
+		all[t] = append([]string{}, mode[t]...)
+	}
+	return all
+}
+
 // source writes a site's script for a language and signal, uncompressed, and returns
 // the config it carries as JSON.
 func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []byte, error) {
@@ -395,12 +409,8 @@ func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)
 	}
-	if s.Banner.GoogleConsentMode != nil {
-		c.GCM = map[string][]string{}
-		for _, t := range consent.GoogleConsentTypes {
-			c.GCM[t] = append([]string{}, s.Banner.GoogleConsentMode[t]...)
-		}
-	}
+	c.GCM = consentMode(s.Banner.GoogleConsentMode, consent.GoogleConsentTypes)
+	c.UET = consentMode(s.Banner.MicrosoftConsentMode, consent.MicrosoftConsentTypes)
 	for _, cat := range s.Categories {
 		cc := category{ID: cat.ID, Required: cat.Required, Name: bs.text(s, lang, "cat."+cat.ID+".name"),
 			Description: bs.text(s, lang, "cat."+cat.ID+".description"), Cookies: append([]string{}, cat.Cookies...),

@@ -138,6 +138,9 @@ type Banner struct {
 	// GoogleConsentMode maps each Consent Mode v2 type to the categories that must all be
 	// granted for it; nil leaves Consent Mode off. Unlisted types stay denied.
 	GoogleConsentMode map[string][]string `yaml:"google_consent_mode" json:"google_consent_mode,omitempty"`
+	// MicrosoftConsentMode maps Microsoft Advertising's UET consent type (ad_storage) to
+	// the categories that must all be granted for it; nil leaves it off.
+	MicrosoftConsentMode map[string][]string `yaml:"microsoft_consent_mode" json:"microsoft_consent_mode,omitempty"`
 	// Texts override banner texts per language: text keys, and cat.<id>.name or
 	// cat.<id>.description for a category.
 	Texts map[string]map[string]string `yaml:"texts" json:"texts,omitempty"`
@@ -146,6 +149,9 @@ type Banner struct {
 // GoogleConsentTypes are the seven Google Consent Mode v2 types.
 var GoogleConsentTypes = []string{"ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
 	"functionality_storage", "personalization_storage", "security_storage"}
+
+// MicrosoftConsentTypes are the types of Microsoft Advertising's UET Consent Mode.
+var MicrosoftConsentTypes = []string{"ad_storage"}
 
 // Banner limits.
 const (
@@ -390,17 +396,20 @@ func validateBanner(b *Banner, cats []Category, fail func(field, format string, 
 	for _, c := range cats {
 		ids[c.ID] = true
 	}
-	for _, typ := range slices.Sorted(maps.Keys(b.GoogleConsentMode)) {
-		field := "banner.google_consent_mode." + typ
-		if !slices.Contains(GoogleConsentTypes, typ) {
-			fail(field, "unknown consent type (known: %s)", strings.Join(GoogleConsentTypes, ", "))
-		}
-		for _, id := range b.GoogleConsentMode[typ] {
-			if !ids[id] {
-				fail(field, "unknown category %q", id)
+	consentMode := func(field string, mode map[string][]string, known []string) {
+		for _, typ := range slices.Sorted(maps.Keys(mode)) {
+			if !slices.Contains(known, typ) {
+				fail(field+"."+typ, "unknown consent type (known: %s)", strings.Join(known, ", "))
+			}
+			for _, id := range mode[typ] {
+				if !ids[id] {
+					fail(field+"."+typ, "unknown category %q", id)
+				}
 			}
 		}
 	}
+	consentMode("banner.google_consent_mode", b.GoogleConsentMode, GoogleConsentTypes)
+	consentMode("banner.microsoft_consent_mode", b.MicrosoftConsentMode, MicrosoftConsentTypes)
 	for j, c := range cats {
 		field := fmt.Sprintf("categories[%d]", j)
 		cookieNames(c.Cookies, field+".cookies", fail)

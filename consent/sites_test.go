@@ -92,6 +92,7 @@ sites:
       cookie_name: "bad name"
       cookie_domain: "Example.COM/"
       google_consent_mode: {ad_storage: [marketing], ad_magic: [necessary]}
+      microsoft_consent_mode: {ad_storage: [marketing], ad_personalization: [necessary]}
     categories:
       - id: necessary
         required: true
@@ -111,6 +112,8 @@ sites:
 			`banner.cookie_domain: must be a lower-case domain`,
 			`banner.google_consent_mode.ad_magic: unknown consent type`,
 			`banner.google_consent_mode.ad_storage: unknown category "marketing"`,
+			`banner.microsoft_consent_mode.ad_personalization: unknown consent type (known: ad_storage)`,
+			`banner.microsoft_consent_mode.ad_storage: unknown category "marketing"`,
 			`categories[0].cookies[2]: "semi;colon" is not a cookie name`,
 			`categories[1].storage[2]: "" is not a storage key`,
 			`categories[1].storage[3]: "*" is not a storage key`,

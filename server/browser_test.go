@@ -63,6 +63,7 @@ sites:
         ad_storage: [marketing]
         ad_user_data: [marketing]
         ad_personalization: [marketing]
+      microsoft_consent_mode: {ad_storage: [marketing]}
     categories:
       - {id: necessary, required: true}
       - {id: preferences, technologies: [storage], storage: [demo_theme, "demo_cart:*"]}
@@ -249,6 +250,7 @@ type pageState struct {
 
 	CSP        []string `json:"csp"`
 	DataLayer  []string `json:"dataLayer"`
+	UET        string   `json:"uet"`     // Microsoft's consent queue, window.uetq, as JSON
 	Blocked    int      `json:"blocked"` // scripts still type=text/plain
 	ConsentAPI any      `json:"consent"`
 }
@@ -260,7 +262,7 @@ func state(t *testing.T, ctx context.Context) pageState {
 		cookies: document.cookie, storage: localStorage.length + sessionStorage.length,
 		ran: window.demoRan, iframe: document.querySelector("iframe[data-consent]").getAttribute("src") || "",
 		pixel: fetched("img[data-consent]", "src", "/pixel.gif"), font: fetched("link[data-consent]", "href", "/fonts.css"),
-		csp: window.cspViolations, dataLayer: (window.dataLayer || []).map(a => JSON.stringify(Array.from(a))),
+		csp: window.cspViolations, dataLayer: (window.dataLayer || []).map(a => JSON.stringify(Array.from(a))), uet: JSON.stringify(window.uetq),
 		blocked: document.querySelectorAll('script[type="text/plain"]').length, consent: Consentry.get()
 	}))((sel, attr, path) => (document.querySelector(sel).getAttribute(attr) || "") +
 		(performance.getEntriesByType("resource").some(r => r.name.includes(path)) ? " fetched" : ""))`)
@@ -304,6 +306,10 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	if len(s.DataLayer) != 1 || !strings.Contains(s.DataLayer[0], `"default"`) || strings.Contains(s.DataLayer[0], "granted") || strings.Count(s.DataLayer[0], "denied") != 7 {
 		t.Errorf("Consent Mode default must deny all seven types first: %v", s.DataLayer)
 	}
+	const uetDefault = `["consent","default",{"ad_storage":"denied"}`
+	if s.UET != uetDefault+"]" {
+		t.Errorf("Microsoft's consent mode default: %s, want %s]", s.UET, uetDefault)
+	}
 
 	heading := eval[string](t, ctx, `document.querySelector(".cst h2").textContent`)
 	click(t, ctx, `.cst button[data-a="reject"]`)
@@ -340,6 +346,9 @@ func TestBrowserFirstVisitThenRejectAll(t *testing.T) {
 	if last := s.DataLayer[len(s.DataLayer)-1]; !strings.Contains(last, `"update"`) || !strings.Contains(last, `"security_storage":"granted"`) || strings.Count(last, "granted") != 1 {
 		t.Errorf("Consent Mode update after reject all: %s", last)
 	}
+	if want := uetDefault + `,"consent","update",{"ad_storage":"denied"}]`; s.UET != want {
+		t.Errorf("Microsoft's consent mode after reject all: %s, want %s", s.UET, want)
+	}
 	// The choice holds on the next page: no banner, still blocked.
 	b.open(t, ctx, "/next")
 	if s = state(t, ctx); s.Banner || len(s.Ran) != 0 || s.Iframe != "" || s.Pixel != "" || s.Font != "" {
@@ -369,6 +378,9 @@ func acceptAll(t *testing.T, init string) {
 	}
 	if last := s.DataLayer[len(s.DataLayer)-1]; strings.Count(last, "granted") != 7 {
 		t.Errorf("Consent Mode update after accept all: %s", last)
+	}
+	if want := `"consent","update",{"ad_storage":"granted"}]`; !strings.HasSuffix(s.UET, want) || strings.Count(s.UET, "default") != 1 {
+		t.Errorf("Microsoft's consent mode after accept all: %s, want one default and the last update %s", s.UET, want)
 	}
 	// A single-page app navigation counts as a pageview too; a fragment change does not.
 	click(t, ctx, "#spa")
@@ -1684,6 +1696,10 @@ func TestBrowserScriptAttributesLangAndCookieDomain(t *testing.T) {
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/?banner_lang=de&cookie_domain=demo.test")
 	browsertest.WaitFor(t, ctx, "the German banner", `(b => b && b.lang == "de")(document.querySelector(".cst"))`)
+	// The German build, loaded by the page's first (English) one, sets no second default.
+	if s := state(t, ctx); strings.Count(strings.Join(s.DataLayer, "\n"), `"default"`) != 1 || strings.Count(s.UET, `"default"`) != 1 {
+		t.Errorf("Consent Mode defaults after the language's build loaded: %v, %s", s.DataLayer, s.UET)
+	}
 	click(t, ctx, `.cst button[data-a="custom"]`)
 	click(t, ctx, `.cst-p input[data-i="2"]`)
 	click(t, ctx, `.cst-p button[data-a="save"]`)
@@ -1816,7 +1832,7 @@ func TestBrowserBannerEmbeddedTwiceRunsOnce(t *testing.T) {
 				t.Errorf("ledger: %v", got)
 			}
 			b.waitPageviews(t, "/shop /spa-page")
-			if s := state(t, ctx); strings.Count(strings.Join(s.DataLayer, "\n"), `"default"`) != 1 || strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || len(s.CSP) != 0 {
+			if s := state(t, ctx); strings.Count(strings.Join(s.DataLayer, "\n"), `"default"`) != 1 || strings.Count(s.UET, `"default"`) != 1 || strings.Join(s.Ran, ",") != "analytics.js,inline-analytics,ads.js" || len(s.CSP) != 0 {
 				t.Errorf("Consent Mode defaults, what ran, CSP violations: %+v", s)
 			}
 		})

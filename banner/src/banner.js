@@ -28,15 +28,21 @@
     const i = cats.findIndex((c) => c.i == id);
     return i >= 0 && !!(cats[i].r || (R && (R.g >> i) & 1));
   };
-  // Consent Mode: every type maps to categories that must all be granted.
-  const consentTypes = (initial) => {
+  // Consent Mode (Google's, C.g, and Microsoft's, C.m): every type maps to categories that
+  // must all be granted.
+  const consentTypes = (mode, initial) => {
     const o = {};
-    for (const t in C.g) o[t] = !initial && C.g[t].length && C.g[t].every(granted) ? "granted" : "denied";
+    for (const t in mode) o[t] = !initial && mode[t].length && mode[t].every(granted) ? "granted" : "denied";
     return o;
   };
+  // UET's queue takes the arguments one by one, and its tag replaces the array.
+  const uet = (...a) => (w.uetq = w.uetq || []).push(...a);
   // Defaults go first, before any tag can run (the README embeds us first, without async);
   // a language reload of this script has already set them.
-  if (C.g && !ds.cstLang) gtag("consent", "default", { ...consentTypes(1), wait_for_update: 500 });
+  if (!ds.cstLang) {
+    if (C.g) gtag("consent", "default", { ...consentTypes(C.g, 1), wait_for_update: 500 });
+    if (C.m) uet("consent", "default", consentTypes(C.m, 1));
+  }
 
   // Trusted Types: a page that enforces them lets the banner write its own markup (its
   // texts escaped) and start the page's own scripts it unblocks through a policy named
@@ -201,7 +207,8 @@
   };
 
   const apply = (before) => {
-    if (C.g) gtag("consent", "update", consentTypes());
+    if (C.g) gtag("consent", "update", consentTypes(C.g));
+    if (C.m) uet("consent", "update", consentTypes(C.m));
     activate();
     const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
     withdrawn.forEach(clean);

@@ -311,7 +311,6 @@
         unobscuring(box);
       })
     );
-    corner();
   };
   const showNote = () => {
     if (note) return;
@@ -555,7 +554,7 @@
     const blocked = "[data-consent],[data-consent-placeholder]";
     new MutationObserver((m) => {
       // A page that swaps its body as it navigates (Turbo, Astro's view transitions, pjax)
-      // takes with it what is shown there: it goes back, into the new body, until answered.
+      // takes with it what is shown there: it goes back, into the new body.
       for (const n of [box, note, modal, tab]) if (n && !n.isConnected) show(n.parentNode);
       if (styled && !styled.isConnected) d.head.append(styled);
       m.some((r) => [...r.addedNodes].some((n) => n.querySelector && (n.matches(blocked) || n.querySelector(blocked)))) && activate();

@@ -1072,11 +1072,11 @@ func runAxe(t *testing.T, ctx context.Context, context string) axeResult {
 }
 
 // In forced colours (Windows' contrast themes) the banner keeps its shape: backgrounds and
-// shadows go, so each layer and each button must still be outlined by a border, and focus
-// by an outline, in the user's colours.
+// shadows go, so each layer and each button (the settings button too) must still be
+// outlined by a border, and focus by an outline, in the user's colours.
 func TestBrowserForcedColours(t *testing.T) {
 	dir := screenshotDir()
-	b := newBrowserEnv(t, browserEnvOptions{})
+	b := newBrowserEnv(t, browserEnvOptions{corner: true})
 	ctx := browsertest.New(t, browsertest.Options{ForcedColors: true})
 	b.open(t, ctx, "/")
 	if !eval[bool](t, ctx, `matchMedia("(forced-colors: active)").matches`) {
@@ -1106,6 +1106,11 @@ func TestBrowserForcedColours(t *testing.T) {
 	click(t, ctx, `.cst button[data-a="custom"]`)
 	browsertest.Do(t, ctx, openVendors)
 	check("second-layer", ".cst-p, .cst-p button")
+	// The settings button, once the visitor has chosen: the control after the ad's iframe.
+	click(t, ctx, `.cst-p button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the settings button", `document.querySelector(".cst-f")`)
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").focus()`))
+	check("settings-button", "button.cst-f")
 }
 
 // screenshotDir is where browser tests save screenshots: var/screenshots, or

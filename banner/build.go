@@ -358,7 +358,7 @@ type config struct {
 	Cookie  string              `json:"k"`
 	Domain  string              `json:"o"`
 	Reload  bool                `json:"r"`
-	Corner  bool                `json:"f,omitempty"` // the settings button
+	Button  bool                `json:"f,omitempty"` // settings_button
 	GCM     map[string][]string `json:"g,omitempty"`
 	UET     map[string][]string `json:"m,omitempty"` // Microsoft's consent mode
 	Signal  Signal              `json:"z,omitempty"` // seen by the server
@@ -404,7 +404,7 @@ func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
 		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw,
-		Corner: s.Banner.SettingsButton, Texts: map[string]string{}, CSS: bs.css,
+		Button: s.Banner.SettingsButton, Texts: map[string]string{}, CSS: bs.css,
 	}
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)

@@ -154,11 +154,11 @@ func TestChooseLanguage(t *testing.T) {
 		{"", "de-AT", "de"},
 		{"", "zh-Hans-CN,zh;q=0.9", "zh-CN"},
 		{"", "ja-JP", "ja"},
-		{"", "nl-NL,nl;q=0.9", "en"},
+		{"", "fi-FI,fi;q=0.9", "en"},
 		{"es", "fr", "es"},     // the page's own language wins over the browser's
 		{"es-MX", "", "es"},    // a regional variant gets its language
 		{"klingon!", "", "en"}, // an unparsable tag gets the default
-		{"nl", "fr", "en"},     // asked explicitly for an unoffered one: the default
+		{"fi", "fr", "en"},     // asked explicitly for an unoffered one: the default
 	}
 	for _, tc := range tests {
 		b, ok, err := bs.Choose("shop", tc.lang, tc.accept, 0)
@@ -181,15 +181,15 @@ sites:
     origins: ["https://club.example"]
     policy_version: v1
     banner:
-      default_lang: nl
-      languages: [nl, en, fr, ar]
+      default_lang: fi
+      languages: [fi, en, fr, ar]
       texts:
-        nl: {title: Jouw keuze, text: Wij vragen toestemming., policy: Privacy, accept: Alles accepteren, reject: Alles weigeren,
-             customize: Aanpassen, settings_title: Instellingen, settings_text: Kies., save: Opslaan, withdraw: Intrekken, close: Sluiten,
-             export: Mijn gegevens downloaden, erase: Mijn gegevens wissen, consent_id: Uw toestemmings-ID,
-             always_on: altijd aan, vendors: Partijen, cookies: Cookies, signal: Uw signaal wordt gerespecteerd., settings: Instellingen,
-             dismiss: Verbergen, error: Mislukt., cat.necessary.name: Noodzakelijk, cat.necessary.description: Nodig.,
-             cat.stats.name: Statistieken, cat.stats.description: Telt bezoeken.}
+        fi: {title: Sinun valintasi, text: Pyydämme suostumusta., policy: Tietosuoja, accept: Hyväksy kaikki, reject: Hylkää kaikki,
+             customize: Mukauta, settings_title: Asetukset, settings_text: Valitse., save: Tallenna, withdraw: Peruuta, close: Sulje,
+             export: Lataa tietoni, erase: Poista tietoni, consent_id: Suostumustunnuksesi,
+             always_on: aina päällä, vendors: Kumppanit, cookies: Evästeet, signal: Signaaliasi kunnioitetaan., settings: Asetukset,
+             dismiss: Piilota, error: Epäonnistui., cat.necessary.name: Välttämättömät, cat.necessary.description: Tarpeen.,
+             cat.stats.name: Tilastot, cat.stats.description: Laskee käynnit.}
         fr: {cat.stats.name: Statistiques}
         ar: {title: اختيارك, accept: قبول الكل}
     categories:
@@ -217,7 +217,7 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 	bs := customBanners(t)
 	fr, _ := bs.Bundle("club", "fr")
 	c := configOf(t, fr)
-	if c.Cats[1].Name != "Statistiques" || c.Cats[1].Description != "Telt bezoeken." || c.Texts["accept"] != "Tout accepter" {
+	if c.Cats[1].Name != "Statistiques" || c.Cats[1].Description != "Laskee käynnit." || c.Texts["accept"] != "Tout accepter" {
 		t.Errorf("fr: %+v %v", c.Cats, c.Texts["accept"])
 	}
 	for k, v := range c.Texts {
@@ -225,7 +225,7 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 			t.Errorf("fr: %s is blank", k)
 		}
 	}
-	if b, _, _ := bs.Choose("club", "", "de", 0); b.Lang != "nl" {
+	if b, _, _ := bs.Choose("club", "", "de", 0); b.Lang != "fi" {
 		t.Errorf("an unoffered language gets the site default, got %s", b.Lang)
 	}
 }
@@ -240,7 +240,7 @@ func TestRightToLeftLanguages(t *testing.T) {
 		}
 	}
 	bs := customBanners(t)
-	for lang, rtl := range map[string]bool{"ar": true, "nl": false} {
+	for lang, rtl := range map[string]bool{"ar": true, "fi": false} {
 		b, err := bs.Bundle("club", lang)
 		if err != nil || b == nil {
 			t.Fatalf("%s: %v", lang, err)
@@ -258,7 +258,7 @@ sites:
     origins: ["https://a.example"]
     policy_version: v1
     banner:
-      languages: [en, nl, fr]
+      languages: [en, fi, fr]
       texts:
         en: {titel: Hello, accept: "  "}
         de: {title: Hallo}
@@ -274,7 +274,7 @@ sites:
 		t.Fatal("want an error")
 	}
 	for _, want := range []string{
-		`site "a": banner.languages: "nl" is not shipped`,
+		`site "a": banner.languages: "fi" is not shipped`,
 		`site "a": banner.texts.en.titel: unknown text key`,
 		`site "a": banner.texts.en.accept: must be 1 to 1000 bytes, not blank`,
 		`site "a": banner.texts.de: language is not offered`,

@@ -155,6 +155,9 @@ func TestChooseLanguage(t *testing.T) {
 		{"", "zh-Hans-CN,zh;q=0.9", "zh-CN"},
 		{"", "ja-JP", "ja"},
 		{"", "fi-FI,fi;q=0.9", "en"},
+		{"", "pt", "pt-BR"}, // Portuguese, unqualified, is Brazil's
+		{"", "pt-PT,pt;q=0.9", "pt-PT"},
+		{"", "pt-AO", "pt-PT"}, // Angola writes as Portugal does
 		{"es", "fr", "es"},     // the page's own language wins over the browser's
 		{"es-MX", "", "es"},    // a regional variant gets its language
 		{"klingon!", "", "en"}, // an unparsable tag gets the default

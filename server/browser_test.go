@@ -1113,6 +1113,17 @@ func TestBrowserForcedColours(t *testing.T) {
 	check("settings-button", "button.cst-f")
 }
 
+// equalChoices fails unless a layer's three choices (accept, reject, and customize or
+// save) look alike: colours, font, border, padding, height, and width to 10 pixels.
+func equalChoices(t *testing.T, ctx context.Context, what, layer string) {
+	t.Helper()
+	looks := eval[[]string](t, ctx, `[...document.querySelectorAll("`+layer+` .cst-b button")].map(b => (s =>
+		[s.backgroundColor, s.color, s.fontSize, s.fontWeight, s.borderTopWidth, s.borderTopColor, s.paddingTop, Math.round(b.getBoundingClientRect().height), Math.round(b.getBoundingClientRect().width / 10)].join(" "))(getComputedStyle(b)))`)
+	if len(looks) != 3 || looks[0] != looks[1] || looks[1] != looks[2] {
+		t.Errorf("%s, %s: the three choices must have equal visual weight: %q", what, layer, looks)
+	}
+}
+
 // screenshotDir is where browser tests save screenshots: var/screenshots, or
 // $CONSENTRY_SCREENSHOTS.
 func screenshotDir() string {
@@ -1165,11 +1176,7 @@ func TestBrowserAccessibilityAndScreenshots(t *testing.T) {
 			// Refusing is as easy as accepting: the three choices of each layer look the same.
 			equal := func(layer string) {
 				t.Helper()
-				looks := eval[[]string](t, ctx, `[...document.querySelectorAll("`+layer+` .cst-b button")].map(b => (s =>
-					[s.backgroundColor, s.color, s.fontSize, s.fontWeight, s.borderTopWidth, s.borderTopColor, s.paddingTop, Math.round(b.getBoundingClientRect().height), Math.round(b.getBoundingClientRect().width / 10)].join(" "))(getComputedStyle(b)))`)
-				if len(looks) != 3 || looks[0] != looks[1] || looks[1] != looks[2] {
-					t.Errorf("%s, %s: the three choices must have equal visual weight: %q", theme, layer, looks)
-				}
+				equalChoices(t, ctx, theme, layer)
 			}
 			equal(".cst")
 			click(t, ctx, `.cst button[data-a="custom"]`)
@@ -1362,7 +1369,17 @@ func TestBrowserEveryShippedLanguage(t *testing.T) {
 		if got["lang"] != lang {
 			t.Errorf("%s: the banner says lang=%q", lang, got["lang"])
 		}
+		// Refusing is as easy as accepting in every language, however long its words, on
+		// a wide screen and on a phone's.
+		for _, width := range []int64{1280, 390} {
+			viewport(t, ctx, width, 844)
+			equalChoices(t, ctx, fmt.Sprintf("%s, %d px", lang, width), ".cst")
+		}
 		click(t, ctx, `.cst button[data-a="custom"]`)
+		for _, width := range []int64{390, 1280} {
+			viewport(t, ctx, width, 844)
+			equalChoices(t, ctx, fmt.Sprintf("%s, %d px", lang, width), ".cst-p")
+		}
 		texts := eval[[]string](t, ctx, `[...document.querySelectorAll(".cst-p h2, .cst-p p, .cst-p label, .cst-p summary, .cst-p button")].map(e => e.textContent.trim() || e.getAttribute("aria-label") || "")`)
 		for i, s := range texts {
 			if s == "" || strings.Contains(s, "undefined") {

@@ -908,6 +908,32 @@ func TestBrowserHonoursDNTAndGPC(t *testing.T) {
 	}
 }
 
+// On a phone and on a wide screen, the signal note's text keeps a readable measure in
+// every language (the settings button goes below it rather than squeeze it into a narrow
+// column), and its dismissal stays in its top corner, clear of the settings button.
+func TestBrowserSignalNoteOnAPhone(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	for _, lang := range banner.Shipped {
+		ctx := browsertest.New(t, browsertest.Options{GPC: true}) // the note shows once, before the refusal is kept
+		viewport(t, ctx, 390, 844)
+		b.open(t, ctx, "/?lang="+lang)
+		browsertest.WaitFor(t, ctx, "the signal note in "+lang, `(n => n && n.lang == "`+lang+`")(document.querySelector(".cst-n"))`)
+		for _, width := range []int64{390, 1280} {
+			viewport(t, ctx, width, 844)
+			got := eval[map[string]float64](t, ctx, `(n => { const r = (s) => n.querySelector(s).getBoundingClientRect(), box = n.getBoundingClientRect(),
+				text = r("p"), set = r("[data-a=custom]"), x = r("[data-a=dismiss]");
+				return {text: text.width, note: box.width, top: x.top - box.top, end: box.right - x.right,
+					overlap: +(x.left < set.right && set.left < x.right && x.top < set.bottom && set.top < x.bottom || x.left < text.right && x.top < text.bottom)}; })(document.querySelector(".cst-n"))`)
+			if got["text"] < 220 { // 15em of its 15 px type: about 35 Latin letters, or 15 Chinese characters
+				t.Errorf("%s, %d px: the note's text is %.0f px wide in a note of %.0f px", lang, width, got["text"], got["note"])
+			}
+			if got["top"] > 12 || got["end"] > 12 || got["overlap"] != 0 {
+				t.Errorf("%s, %d px: the dismissal is not clear in the note's top corner: %v", lang, width, got)
+			}
+		}
+	}
+}
+
 func TestBrowserPolicyBumpShowsTheBannerAgain(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{})
 	ctx := browsertest.New(t, browsertest.Options{})

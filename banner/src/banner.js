@@ -317,7 +317,7 @@
     style();
     note = node(
       `<div class="cst-n" role="status"><p>${esc(T.signal)}</p>${button("custom", "settings")}` +
-        `<button type="button" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
+        `<button type="button" class="cst-x" data-a="dismiss" aria-label="${esc(T.dismiss)}">×</button></div>`
     );
     unobscuring(note);
     corner();

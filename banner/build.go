@@ -98,8 +98,6 @@ type Banners struct {
 	texts map[string]map[string]string
 	keys  []string // text keys other than category names and descriptions
 	sites map[string]*siteBanners
-	// every site in every language, as the ledger keeps them
-	versions []consent.BannerVersion
 }
 
 type siteBanners struct {
@@ -145,13 +143,6 @@ func New(sites *consent.Sites) (*Banners, error) {
 			continue
 		}
 		bs.sites[s.ID] = sb
-		for _, lang := range sb.langs {
-			v, err := bs.version(sb, lang)
-			if err != nil {
-				return nil, err
-			}
-			bs.versions = append(bs.versions, v)
-		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -321,8 +312,23 @@ func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 
 // Versions returns every banner the sites are offered in, as served without a signal
 // (a signal changes only the config's "z"), for the ledger to keep: a decision's
-// banner_version names one, so what the visitor was shown can be read back later.
-func (bs *Banners) Versions() []consent.BannerVersion { return bs.versions }
+// banner_version names one, so what the visitor was shown can be read back later. They
+// are written anew on each call and not kept: a script per site and language would
+// otherwise stay in memory for the process's life, beside the bundles served.
+func (bs *Banners) Versions() ([]consent.BannerVersion, error) {
+	var versions []consent.BannerVersion
+	for _, id := range slices.Sorted(maps.Keys(bs.sites)) {
+		sb := bs.sites[id]
+		for _, lang := range sb.langs {
+			v, err := bs.version(sb, lang)
+			if err != nil {
+				return nil, err
+			}
+			versions = append(versions, v)
+		}
+	}
+	return versions, nil
+}
 
 // version writes a site's banner in a language as the ledger keeps it.
 func (bs *Banners) version(sb *siteBanners, lang string) (consent.BannerVersion, error) {

@@ -380,7 +380,10 @@ func BenchmarkBuild(b *testing.B) {
 // The ledger keeps what Versions returns: it must be what each language's visitors get.
 func TestVersionsAreTheBannersServed(t *testing.T) {
 	bs := exampleBanners(t)
-	versions := bs.Versions()
+	versions, err := bs.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string]bool{}
 	for _, v := range versions {
 		b, err := bs.Bundle(v.Site, v.Lang)

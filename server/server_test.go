@@ -170,9 +170,13 @@ func newEnvWith(t *testing.T, conn driver.Conn, cfg Config, o envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	versions, err := banners.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
 	cs, err := consent.Start(ctx, conn, sites, o.keys, consent.ServiceConfig{
 		Issuer: "consentry-test", ReceiptCache: 100, Ledger: o.ledger, RevocationRefresh: o.refresh,
-		ErasurePoll: 5 * time.Second, StatsInterval: time.Hour, StatsOverlap: 2 * time.Minute, Now: o.now, Banners: banners.Versions(),
+		ErasurePoll: 5 * time.Second, StatsInterval: time.Hour, StatsOverlap: 2 * time.Minute, Now: o.now, Banners: versions,
 	}, reg, log)
 	if err != nil {
 		t.Fatal(err)

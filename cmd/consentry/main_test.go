@@ -377,7 +377,11 @@ func TestServeRefusesChangedCategoriesUnderTheSamePolicyVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, want := chtest.Count(t, conn, "SELECT uniqExact(site, banner_version, lang, script) FROM banner_versions"), len(banners.Versions()); n != uint64(want) {
+	versions, err := banners.Versions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, want := chtest.Count(t, conn, "SELECT uniqExact(site, banner_version, lang, script) FROM banner_versions"), len(versions); n != uint64(want) {
 		t.Errorf("banner_versions holds %d banners after the start, want %d", n, want)
 	}
 	code, errs := serveWith(changed)

@@ -155,9 +155,6 @@ func (c *serveConfig) validate() error {
 	if c.sites != nil {
 		c.banners, err = banner.New(c.sites)
 		v.check(err == nil, "sites", "%s: %v", c.SitesFile, err)
-		if err == nil {
-			c.Consent.Banners = c.banners.Versions()
-		}
 	}
 	return v.err()
 }
@@ -189,7 +186,12 @@ func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	bg, stopBackground := context.WithCancel(context.Background())
 	defer stopBackground()
-	ledger, err := consent.Start(bg, conn, c.sites, c.keys, c.Consent, reg, log)
+	// The banners go to the ledger once, at start, and are not kept in c.
+	cfg := c.Consent
+	if cfg.Banners, err = c.banners.Versions(); err != nil {
+		return err
+	}
+	ledger, err := consent.Start(bg, conn, c.sites, c.keys, cfg, reg, log)
 	if err != nil {
 		return err
 	}

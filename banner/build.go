@@ -306,7 +306,7 @@ func (bs *Banners) Variant(site, lang string, sig Signal) (*Bundle, error) {
 		return nil, nil
 	}
 	lb := sb.builds[variant{lang, sig}]
-	lb.once.Do(func() { lb.b, lb.err = bs.build(sb.site, lang, sig) })
+	lb.once.Do(func() { lb.b, lb.err = bs.build(sb, lang, sig) })
 	return lb.b, lb.err
 }
 
@@ -332,12 +332,24 @@ func (bs *Banners) Versions() ([]consent.BannerVersion, error) {
 
 // version writes a site's banner in a language as the ledger keeps it.
 func (bs *Banners) version(sb *siteBanners, lang string) (consent.BannerVersion, error) {
-	b, cfg, err := bs.source(sb.site, lang, 0)
+	b, cfg, err := bs.source(sb, lang, 0)
 	if err != nil {
 		return consent.BannerVersion{}, err
 	}
 	return consent.BannerVersion{Site: sb.site.ID, Version: b.Version, Lang: lang, PolicyVersion: sb.site.PolicyVersion,
 		Config: string(cfg), Script: string(b.Raw), Integrity: b.Integrity}, nil
+}
+
+// kin reports whether langs holds another language of lang's base language (pt-PT for
+// pt-BR, zh-TW for zh-CN).
+func kin(langs []string, lang string) bool {
+	base, _ := language.Make(lang).Base()
+	for _, l := range langs {
+		if b, _ := language.Make(l).Base(); b == base && !strings.EqualFold(l, lang) {
+			return true
+		}
+	}
+	return false
 }
 
 // rtlScripts are the scripts written right to left that a site's language may be in.
@@ -353,24 +365,27 @@ func rightToLeft(lang string) bool {
 // config is what the script knows of its site, with short keys: it travels in every
 // first visit.
 type config struct {
-	Site    string              `json:"s"`
-	Version string              `json:"v"`
-	Policy  string              `json:"p"`
-	Lang    string              `json:"l"`
-	RTL     bool                `json:"d,omitempty"` // the language is written right to left
-	Exempt  bool                `json:"x"`
-	Beacon  string              `json:"b"` // the category that beacons need
-	URL     string              `json:"u"` // privacy policy
-	Cookie  string              `json:"k"`
-	Domain  string              `json:"o"`
-	Reload  bool                `json:"r"`
-	Button  bool                `json:"f,omitempty"` // settings_button
-	GCM     map[string][]string `json:"g,omitempty"`
-	UET     map[string][]string `json:"m,omitempty"` // Microsoft's consent mode
-	Signal  Signal              `json:"z,omitempty"` // seen by the server
-	Texts   map[string]string   `json:"t"`
-	Cats    []category          `json:"c"`
-	CSS     string              `json:"css"`
+	Site    string `json:"s"`
+	Version string `json:"v"`
+	Policy  string `json:"p"`
+	Lang    string `json:"l"`
+	RTL     bool   `json:"d,omitempty"` // the language is written right to left
+	Exempt  bool   `json:"x"`
+	Beacon  string `json:"b"` // the category that beacons need
+	URL     string `json:"u"` // privacy policy
+	Cookie  string `json:"k"`
+	Domain  string `json:"o"`
+	Reload  bool   `json:"r"`
+	Button  bool   `json:"f,omitempty"` // settings_button
+	// Kin: the site offers another variant of this language (pt-BR and pt-PT), so a page
+	// that names its region asks the server which one it gets.
+	Kin    bool                `json:"a,omitempty"`
+	GCM    map[string][]string `json:"g,omitempty"`
+	UET    map[string][]string `json:"m,omitempty"` // Microsoft's consent mode
+	Signal Signal              `json:"z,omitempty"` // seen by the server
+	Texts  map[string]string   `json:"t"`
+	Cats   []category          `json:"c"`
+	CSS    string              `json:"css"`
 }
 
 type category struct {
@@ -405,12 +420,13 @@ func consentMode(mode map[string][]string, types []string) map[string][]string {
 
 // source writes a site's script for a language and signal, uncompressed, and returns
 // the config it carries as JSON.
-func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []byte, error) {
+func (bs *Banners) source(sb *siteBanners, lang string, sig Signal) (*Bundle, []byte, error) {
+	s := sb.site
 	c := config{
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
 		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw,
-		Button: s.Banner.SettingsButton, Texts: map[string]string{}, CSS: bs.css,
+		Button: s.Banner.SettingsButton, Kin: kin(sb.langs, lang), Texts: map[string]string{}, CSS: bs.css,
 	}
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)
@@ -447,8 +463,9 @@ func (bs *Banners) source(s *consent.Site, lang string, sig Signal) (*Bundle, []
 	return b, cfg, nil
 }
 
-func (bs *Banners) build(s *consent.Site, lang string, sig Signal) (*Bundle, error) {
-	b, _, err := bs.source(s, lang, sig)
+func (bs *Banners) build(sb *siteBanners, lang string, sig Signal) (*Bundle, error) {
+	s := sb.site
+	b, _, err := bs.source(sb, lang, sig)
 	if err != nil {
 		return nil, err
 	}

@@ -233,6 +233,49 @@ func TestMissingTranslationFallsBackToTheSiteDefault(t *testing.T) {
 	}
 }
 
+// A build says when the site offers another variant of its language, for which a page's
+// region decides (pt-PT and pt-BR), and not otherwise: there, an en-US page keeps en.
+func TestBuildsSayWhenAKinLanguageIsOffered(t *testing.T) {
+	shop := exampleBanners(t) // every shipped language: pt-BR and pt-PT
+	club := customBanners(t)  // fi, en, fr, ar
+	for _, tc := range []struct {
+		bs   *Banners
+		site string
+		lang string
+		kin  bool
+	}{
+		{shop, "shop", "pt-BR", true},
+		{shop, "shop", "pt-PT", true},
+		{shop, "shop", "en", false},
+		{shop, "shop", "zh-CN", false},
+		{club, "club", "en", false},
+		{club, "club", "fi", false},
+	} {
+		b, err := tc.bs.Bundle(tc.site, tc.lang)
+		if err != nil || b == nil {
+			t.Fatalf("%s/%s: %v", tc.site, tc.lang, err)
+		}
+		if got := configOf(t, b).Kin; got != tc.kin {
+			t.Errorf("%s/%s: kin %v, want %v", tc.site, tc.lang, got, tc.kin)
+		}
+	}
+	for _, tc := range []struct {
+		langs []string
+		lang  string
+		kin   bool
+	}{
+		{[]string{"en", "pt-BR"}, "pt-BR", false},
+		{[]string{"en", "pt-br", "pt-PT"}, "pt-BR", true},
+		{[]string{"zh-CN", "zh-TW"}, "zh-CN", true},
+		{[]string{"en", "en-GB"}, "en", true},
+		{[]string{"en", "de"}, "en", false},
+	} {
+		if got := kin(tc.langs, tc.lang); got != tc.kin {
+			t.Errorf("kin(%v, %s) = %v, want %v", tc.langs, tc.lang, got, tc.kin)
+		}
+	}
+}
+
 // A language written right to left says so, so that the banner sets its own dir (not the
 // page's, which may differ).
 func TestRightToLeftLanguages(t *testing.T) {
@@ -369,7 +412,7 @@ func BenchmarkChoose(b *testing.B) {
 
 func BenchmarkBuild(b *testing.B) {
 	bs := exampleBanners(b)
-	site := bs.sites["shop"].site
+	site := bs.sites["shop"]
 	for b.Loop() {
 		if _, err := bs.build(site, "fr", 0); err != nil {
 			b.Fatal(err)

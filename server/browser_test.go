@@ -1736,6 +1736,40 @@ func TestBrowserWithdrawalReloadsWhenConfigured(t *testing.T) {
 	}
 }
 
+// Where the site offers two variants of a language (pt-BR and pt-PT), the page's region
+// picks, over the browser's: a Lisbon page shows its Portuguese to a visitor from Brazil.
+// A page that names no region, or a region no variant is for, gets what the server picks;
+// where the site has one variant, a page's region costs no second request.
+func TestBrowserPageRegionPicksAmongVariantsOfALanguage(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	scripts := `performance.getEntriesByType("resource").filter(e => e.name.includes("/banner.js")).length`
+	for _, tc := range []struct {
+		browser, path, want string
+		scripts             int
+	}{
+		{"pt-BR,pt", "/?lang=pt-PT", "pt-PT", 2},
+		{"pt-BR,pt", "/?lang=pt", "pt-BR", 1},
+		{"pt-BR,pt", "/?lang=pt-BR", "pt-BR", 1},
+		{"pt-BR,pt", "/?lang=pt-AO", "pt-PT", 2},                   // the server's choice for Angola
+		{"pt-BR,pt", "/?lang=pt-PT&banner_lang=pt-BR", "pt-BR", 1}, // data-lang over the page
+		{"pt-PT,pt", "/?lang=pt-BR", "pt-BR", 2},
+		{"en-US,en", "/?lang=en-GB", "en", 1}, // one English: no second request
+		{"en-US,en", "/?lang=fr-CA", "fr", 2},
+	} {
+		t.Run(tc.browser+tc.path, func(t *testing.T) {
+			ctx := browsertest.New(t, browsertest.Options{Languages: tc.browser})
+			b.open(t, ctx, tc.path)
+			browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
+			if got := eval[string](t, ctx, `document.querySelector(".cst").lang`); got != tc.want {
+				t.Errorf("the banner is in %q, want %q", got, tc.want)
+			}
+			if n := eval[int](t, ctx, scripts); n != tc.scripts {
+				t.Errorf("%d banner scripts loaded, want %d", n, tc.scripts)
+			}
+		})
+	}
+}
+
 // data-lang picks the banner's language over the page's and the browser's; with
 // data-cookie-domain the receipt is shared by the site's subdomains, and withdrawal
 // deletes a category's cookies set on the parent domain too.

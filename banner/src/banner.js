@@ -56,10 +56,13 @@
     } catch (e) {}
 
   // The page asks for another language than the server picked from Accept-Language:
-  // load that language's build instead, once.
+  // load that language's build instead, once. Another region of the same language (an
+  // en-US page, en served) is the same, unless the site offers more than one (C.a: pt-BR
+  // and pt-PT), when the page's region picks (a pt-PT page, pt-BR served).
   const want = (ds.lang || d.documentElement.lang || "").toLowerCase();
   const have = C.l.toLowerCase();
-  if (want && want != have && want.split("-")[0] != have.split("-")[0] && !/[?&]lang=/.test(me.src)) {
+  const base = (l) => l.split("-")[0];
+  if (want && want != have && (base(want) != base(have) || (C.a && want != base(want))) && !/[?&]lang=/.test(me.src)) {
     const s = d.createElement("script");
     for (const a of me.attributes) if (a.name != "src" && a.name != "integrity") s.setAttribute(a.name, a.value);
     s.nonce = me.nonce;

@@ -47,6 +47,9 @@ type Options struct {
 	// ForcedColors renders as Windows' contrast themes do (forced-colors: active): the
 	// user's few system colours replace the page's, and backgrounds and shadows go.
 	ForcedColors bool
+	// Languages is the visitor's language list, as Accept-Language and
+	// navigator.languages give it; "en-US,en" when empty.
+	Languages string
 	// Init is JavaScript run in every page before its own scripts (to take a browser
 	// feature away, for example).
 	Init string
@@ -173,10 +176,14 @@ func Start(dir string, o Options) (context.Context, context.CancelFunc, error) {
 			return nil, nil, err
 		}
 	}
+	langs := o.Languages
+	if langs == "" {
+		langs = "en-US,en"
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(Path()), chromedp.NoSandbox, chromedp.UserDataDir(dir), chromedp.UserAgent(UserAgent),
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("accept-lang", "en-US,en"), chromedp.WindowSize(1280, 800),
+		chromedp.Flag("accept-lang", langs), chromedp.WindowSize(1280, 800),
 		// Names under .test (reserved, RFC 6761) reach the tests' loopback servers: cookie
 		// domains need names, and the banner bench a new host per cold load. Their https
 		// servers use httptest's self-signed certificate.

@@ -2483,3 +2483,75 @@ func TestBrowserSettingsButton(t *testing.T) {
 		}
 	})
 }
+
+// declaration describes the first cookie declaration on the page: its language, each
+// category's switch ("Name on|off", "EDITABLE" if it could be changed there), each vendor,
+// the consent id shown, and whether its settings button is there.
+const declaration = `(d => d && d.firstChild && ({lang: d.firstChild.lang,
+	cats: [...d.querySelectorAll("input[role=switch]")].map(i => i.parentNode.textContent.trim() + (i.checked ? " on" : " off") + (i.disabled ? "" : " EDITABLE")),
+	vendors: [...d.querySelectorAll("li")].map(l => l.textContent),
+	id: (d.querySelector("code") || {}).textContent || "",
+	button: !!d.querySelector("button[data-consentry-open]")}))(document.querySelector("[data-consentry-declaration]"))`
+
+type declared struct {
+	Lang    string   `json:"lang"`
+	Cats    []string `json:"cats"`
+	Vendors []string `json:"vendors"`
+	ID      string   `json:"id"`
+	Button  bool     `json:"button"`
+}
+
+// A privacy policy lists the site's cookies, by category and vendor, and what the visitor
+// holds (Cookiebot's cookie declaration): the banner writes it into the page's
+// data-consentry-declaration element, keeps it in step with every choice, leaves it alone
+// when nothing changed (what the visitor opened in it stays open), fills one added later,
+// and its button opens the settings.
+func TestBrowserCookieDeclaration(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{})
+	b.open(t, ctx, "/")
+	vendors := []string{"Matomo: Visit statistics Cookies: _pk_id*", "Google Ads: Conversion measurement Cookies: _gcl_*", "Meta Pixel: Ad audiences Cookies: _fbp"}
+	check := func(when string, cats []string, id string) {
+		t.Helper()
+		d := eval[*declared](t, ctx, declaration)
+		if d == nil || d.Lang != "en" || !slices.Equal(d.Cats, cats) || !slices.Equal(d.Vendors, vendors) || d.ID != id || !d.Button {
+			t.Errorf("%s: the declaration %+v, want %v, consent id %q", when, d, cats, id)
+		}
+	}
+	check("first visit", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, "")
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(nodeModule(t, "axe-core/axe.min.js"))))
+	for _, v := range runAxe(t, ctx, `document.querySelector("[data-consentry-declaration]")`).Violations {
+		t.Errorf("axe, the declaration: %s", v)
+	}
+
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	id := chtest.Strings(t, b.conn, `SELECT consent_id FROM consents FINAL WHERE site = 'demo'`)
+	if len(id) != 1 {
+		t.Fatalf("consent ids: %v", id)
+	}
+	check("after Accept all", []string{"Necessary (always on) on", "Preferences on", "Analytics on", "Marketing on"}, id[0])
+
+	// Blocked content added to the page makes the banner look again (the demo page enforces
+	// Trusted Types, hence no markup here); the declaration, the same, is not written anew.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration] details").open = true;
+		const p = document.createElement("p"); p.id = "late"; p.dataset.consentPlaceholder = "marketing"; document.body.append(p)`))
+	browsertest.WaitFor(t, ctx, "the placeholder added later, hidden", `document.getElementById("late").hidden`)
+	if !eval[bool](t, ctx, `document.querySelector("[data-consentry-declaration] details").open`) {
+		t.Error("the declaration was written anew though nothing it says changed")
+	}
+
+	// Its button, by keyboard, opens the settings; a withdrawal there shows in it.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration] button").focus()`))
+	press(t, ctx, kb.Enter)
+	browsertest.WaitFor(t, ctx, "the settings", `!!document.querySelector(".cst-p")`)
+	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
+	browsertest.WaitFor(t, ctx, "the withdrawal", `Consentry.get() && !Consentry.has("analytics")`)
+	check("after the withdrawal", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])
+
+	// One added later, as a single-page app shows its privacy page.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration]").remove();
+		const s = document.createElement("section"); s.dataset.consentryDeclaration = ""; document.body.append(s)`))
+	browsertest.WaitFor(t, ctx, "the declaration added later, written", `!!document.querySelector("section[data-consentry-declaration] input")`)
+	check("added later", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])
+}

@@ -1,7 +1,8 @@
 // Package demo serves a page of an example site that embeds the consent banner, with a
 // blocked analytics script, a blocked inline script, a blocked marketing iframe and pixel,
-// and a "cookie settings" button, under a strict Content-Security-Policy. `make run` serves it
-// on http://localhost:8081; the browser tests drive the same page.
+// a "cookie settings" button and the site's cookie declaration, under a strict
+// Content-Security-Policy. `make run` serves it on http://localhost:8081; the browser
+// tests drive the same page.
 package demo
 
 import (

@@ -128,7 +128,7 @@
 
   // Blocked scripts and iframes run in document order, each script after the one before
   // it has loaded, and only once their categories are granted. A placeholder shows while
-  // the categories it names are not all granted.
+  // the categories it names are not all granted. Declarations say what is held.
   let queue = Promise.resolve();
   // A category the site does not have is never granted: a typo would keep what names it
   // blocked without a word, so the page's console says so, once per name.
@@ -145,6 +145,7 @@
     // tags would run twice), and takes the preview's mark away before swapping the body.
     if (d.documentElement.hasAttribute("data-turbo-preview")) preview = d.body;
     if (d.body === preview) return; // never null == undefined, before there is a body
+    declare();
     for (const el of d.querySelectorAll("[data-consent-placeholder]")) el.hidden = all(el.dataset.consentPlaceholder);
     for (const el of d.querySelectorAll("[data-consent]")) {
       const isScript = el.tagName == "SCRIPT";
@@ -271,9 +272,11 @@
   // --cst-h, their height from the bottom of the viewport, with which the stylesheet pads
   // the page's scrolling and makes room at its end; and what has focus scrolls into view
   // (iframes too, which get no focusin here: the element that lost focus has a focusout).
+  // The room is 8px more: the page scrolls by whole pixels, so a line at a fraction of
+  // one would stay that fraction under the layer, and the gap shows where one ends.
   const unobscuring = (n) => {
     const events = ["focusin", "focusout"];
-    const height = () => d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + "px");
+    const height = () => d.documentElement.style.setProperty("--cst-h", innerHeight - n.offsetTop + 8 + "px");
     let o;
     const reveal = () =>
       setTimeout(() => {
@@ -340,23 +343,36 @@
     `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}` +
     (v.k.length ? ` <small>${esc(T.cookies)}: ${esc(v.k.join(", "))}</small>` : "") +
     "</li>";
-  const category = (c, i) =>
-    `<div class="cst-c"><label><input type="checkbox" role="switch" data-i="${i}" aria-describedby="cst-c${i}"` +
-    `${granted(c.i) ? " checked" : ""}${c.r ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
-    `<p id="cst-c${i}">${esc(c.d)}</p>` +
+  // In the second layer (p "c") a switch per category; in a declaration (p "y") the same,
+  // read-only, saying what is held.
+  const category = (c, i, p) =>
+    `<div class="cst-c"><label><input type="checkbox" role="switch" data-i="${i}" aria-describedby="cst-${p}${i}"` +
+    `${granted(c.i) ? " checked" : ""}${c.r || p == "y" ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
+    `<p id="cst-${p}${i}">${esc(c.d)}</p>` +
     (c.v.length ? `<details><summary>${esc(T.vendors)} (${c.v.length})</summary><ul>${c.v.map(vendor).join("")}</ul></details>` : "") +
     "</div>";
+  const consentId = () => `<p><small>${esc(T.consent_id)}: <code>${esc(R.sub)}</code></small></p>`;
+  // A site's cookie declaration (for its privacy policy, as Cookiebot's): in each element
+  // with data-consentry-declaration, every category with its vendors and their cookies,
+  // what the visitor holds (and their consent id), and a button to change it; written
+  // anew only when that changes, so that what is open or focused in it stays.
+  const declare = () => {
+    const html =
+      `<div lang="${C.l}" dir="${C.d ? "rtl" : "ltr"}">${cats.map((c, i) => category(c, i, "y")).join("")}` +
+      `${R ? consentId() : ""}<p><button type="button" data-consentry-open>${esc(T.settings)}</button></p></div>`;
+    for (const el of d.querySelectorAll("[data-consentry-declaration]")) if (el.cstD != html) el.innerHTML = P.createHTML((el.cstD = html));
+  };
   const open = () => {
     if (modal) return;
     style();
     back = box ? back : d.activeElement;
     modal = node(
       `<div class="cst-m"><div class="cst-p" role="dialog" aria-modal="true" aria-labelledby="cst-t2" aria-describedby="cst-d2" tabindex="-1">` +
-        `<h2 id="cst-t2">${esc(T.settings_title)}</h2><p id="cst-d2">${esc(T.settings_text)}</p>${cats.map(category).join("")}` +
+        `<h2 id="cst-t2">${esc(T.settings_title)}</h2><p id="cst-d2">${esc(T.settings_text)}</p>${cats.map((c, i) => category(c, i, "c")).join("")}` +
         choices(["accept", "accept"], ["reject", "reject"], ["save", "save"]) +
         (R
           ? `<div class="cst-r">${button("withdraw", "withdraw")}${button("export", "export")}${button("erase", "erase")}` +
-            `<p><small>${esc(T.consent_id)}: <code>${esc(R.sub)}</code></small></p></div>`
+            consentId() + "</div>"
           : "") +
         `<button type="button" class="cst-x" data-a="close" aria-label="${esc(T.close)}">×</button></div></div>`
     );
@@ -554,7 +570,7 @@
     settle(0);
     // Blocked content the page adds later (a single-page app's next view, an embed shown
     // on demand) runs as soon as it is added, when its categories are granted.
-    const blocked = "[data-consent],[data-consent-placeholder]";
+    const blocked = "[data-consent],[data-consent-placeholder],[data-consentry-declaration]";
     new MutationObserver((m) => {
       // A page that swaps its body as it navigates (Turbo, Astro's view transitions, pjax)
       // takes with it what is shown there: it goes back, into the new body.

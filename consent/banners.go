@@ -3,8 +3,10 @@ package consent
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/consentry/consentry/schema"
@@ -82,4 +84,52 @@ func (s *Store) Banner(ctx context.Context, site, version string) (v BannerVersi
 		return v, false, fmt.Errorf("read banner_versions: %w", err)
 	}
 	return v, true, nil
+}
+
+// ShownBanner is a banner as a visitor's own record gives it, beside the decisions made on
+// it: its language and policy version, the SRI hash of its script, and the config the
+// script ran with (texts, categories, vendors) without its styles.
+type ShownBanner struct {
+	Lang          string          `json:"lang"`
+	PolicyVersion string          `json:"policy_version"`
+	Integrity     string          `json:"integrity"`
+	Config        json.RawMessage `json:"config"`
+}
+
+// Shown reads a site's recorded banners under the versions the decisions name, by
+// version; a version never recorded (a decision sent without one) is left out.
+func (s *Store) Shown(ctx context.Context, site string, decisions []Decision) (map[string]ShownBanner, error) {
+	out := map[string]ShownBanner{}
+	var versions []string
+	for _, d := range decisions {
+		if d.BannerVersion != "" && !slices.Contains(versions, d.BannerVersion) {
+			versions = append(versions, d.BannerVersion)
+		}
+	}
+	if len(versions) == 0 {
+		return out, nil
+	}
+	rows, err := s.conn.Query(ctx, `SELECT banner_version, any(lang), any(policy_version), any(config), any(integrity)
+		FROM banner_versions WHERE site = ? AND has(?, banner_version) GROUP BY banner_version`, site, versions)
+	if err != nil {
+		return nil, fmt.Errorf("read banner_versions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var version, config string
+		var b ShownBanner
+		if err := rows.Scan(&version, &b.Lang, &b.PolicyVersion, &config, &b.Integrity); err != nil {
+			return nil, fmt.Errorf("read banner_versions: %w", err)
+		}
+		var c map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(config), &c); err != nil {
+			return nil, fmt.Errorf("banner %s/%s: config: %w", site, version, err)
+		}
+		delete(c, "css")
+		if b.Config, err = json.Marshal(c); err != nil {
+			return nil, fmt.Errorf("banner %s/%s: config: %w", site, version, err)
+		}
+		out[version] = b
+	}
+	return out, rows.Err()
 }

@@ -114,6 +114,9 @@ type Status struct {
 	Withdrawn       bool       `json:"withdrawn"`
 	ReconsentNeeded bool       `json:"reconsent_needed"`
 	History         []Decision `json:"history"`
+	// Banners are the banners the history's decisions were made on, by banner_version:
+	// what the visitor was shown, as the ledger recorded it.
+	Banners map[string]ShownBanner `json:"banners"`
 }
 
 // Subject verifies a visitor's own receipt, expired or not, and returns its site.
@@ -138,12 +141,16 @@ func (s *Service) Me(ctx context.Context, site *Site, rc Receipt) (Status, error
 	if err != nil {
 		return Status{}, err
 	}
+	shown, err := s.Store.Shown(ctx, site.ID, hist)
+	if err != nil {
+		return Status{}, err
+	}
 	now := s.Now()
 	st := Status{
 		ConsentID: rc.ConsentID, Site: site.ID, PolicyVersion: rc.PolicyVersion, CurrentPolicy: site.PolicyVersion,
 		Granted: site.CategoryIDs(rc.Granted), IssuedAt: rc.IssuedAt.UTC(), ExpiresAt: rc.ExpiresAt.UTC(),
 		Expired: rc.Expired(now), Outdated: rc.Outdated(site),
-		Withdrawn: s.Revocations.Revoked(rc), History: hist,
+		Withdrawn: s.Revocations.Revoked(rc), History: hist, Banners: shown,
 	}
 	st.ReconsentNeeded = st.Expired || st.Outdated || st.Withdrawn
 	return st, nil

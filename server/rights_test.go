@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/consentry/consentry/banner"
 	"github.com/consentry/consentry/consent"
 	"github.com/consentry/consentry/internal/chtest"
 )
@@ -240,6 +243,48 @@ func TestAdminRolesExportAndErase(t *testing.T) {
 	wantStatus(t, e.do(t, http.MethodGet, path, "", hdr{"Authorization": "Bearer " + analyst}), 404)
 	if r := e.beacon(t, "news", newsOrig, a.Receipt, nil); r != "withdrawn" {
 		t.Fatalf("receipt of an erased subject: %q", r)
+	}
+}
+
+// A visitor's own record says what each decision was made on: the banner's texts,
+// categories and vendors in the language shown, and the SRI hash of its script, without
+// its styles. A decision that named no recorded banner has none beside it.
+func TestVisitorRecordHoldsTheBannersShown(t *testing.T) {
+	e := newEnv(t, testConfig())
+	en, err := e.banners.Bundle("news", "en")
+	if err != nil || en == nil {
+		t.Fatalf("news in English: %v", err)
+	}
+	de, err := e.banners.Bundle("news", "de")
+	if err != nil || de == nil {
+		t.Fatalf("news in German: %v", err)
+	}
+	a := e.decide(t, newsOrig, `{"site":"news","method":"reject_all","lang":"en","banner_version":"`+en.Version+`"}`, nil)
+	b := e.decide(t, newsOrig, fmt.Sprintf(`{"site":"news","method":"accept_all","lang":"de","banner_version":%q,"receipt":%q}`, de.Version, a.Receipt), nil)
+	c := e.decide(t, newsOrig, fmt.Sprintf(`{"site":"news","method":"withdraw","lang":"de","banner_version":"0123456789abcdef","receipt":%q}`, b.Receipt), nil)
+	resp, st := e.me(t, c.Receipt, nil)
+	wantStatus(t, resp, 200)
+	if len(st.History) != 3 || len(st.Banners) != 2 {
+		t.Fatalf("history %d decisions, banners %v; want 3 and the two recorded", len(st.History), slices.Sorted(maps.Keys(st.Banners)))
+	}
+	for _, want := range []*banner.Bundle{en, de} {
+		got, ok := st.Banners[want.Version]
+		var config struct {
+			Texts map[string]string `json:"t"`
+			Cats  []struct {
+				Name string `json:"n"`
+			} `json:"c"`
+		}
+		if !ok || json.Unmarshal(got.Config, &config) != nil {
+			t.Fatalf("%s: %+v", want.Lang, got)
+		}
+		title := map[string]string{"en": "Your privacy choices", "de": "Ihre Datenschutz-Einstellungen"}[want.Lang]
+		if got.Lang != want.Lang || got.PolicyVersion != "v1" || got.Integrity != want.Integrity || config.Texts["title"] != title || len(config.Cats) == 0 {
+			t.Errorf("%s: %+v, texts %v", want.Lang, got, config.Texts)
+		}
+		if strings.Contains(string(got.Config), `"css"`) {
+			t.Errorf("%s: the record carries the banner's styles", want.Lang)
+		}
 	}
 }
 

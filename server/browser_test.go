@@ -1132,10 +1132,11 @@ func TestBrowserForcedColours(t *testing.T) {
 	click(t, ctx, `.cst button[data-a="custom"]`)
 	browsertest.Do(t, ctx, openVendors)
 	check("second-layer", ".cst-p, .cst-p button")
-	// The settings button, once the visitor has chosen: the control after the ad's iframe.
+	// The settings button, once the visitor has chosen: the control after the page's last
+	// (the cookie declaration's button).
 	click(t, ctx, `.cst-p button[data-a="accept"]`)
 	browsertest.WaitFor(t, ctx, "the settings button", `document.querySelector(".cst-f")`)
-	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("iframe").focus()`))
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration] button").focus()`))
 	check("settings-button", "button.cst-f")
 }
 

@@ -2556,3 +2556,44 @@ func TestBrowserCookieDeclaration(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the declaration added later, written", `!!document.querySelector("section[data-consentry-declaration] input")`)
 	check("added later", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])
 }
+
+// queueEarlyCalls is a page's script that runs before the banner's (it loads async): it
+// queues calls, a function, one that throws, a listener and a call that does not exist.
+const queueEarlyCalls = `window.Consentry = window.Consentry || [];
+	Consentry.push(["track", "queued", {at: "start"}], (c) => { window.seen = c.get() }, () => { throw new Error("a page's broken function") },
+		["on", "change", (s) => (window.changes = window.changes || []).push(s)], ["nope"]);`
+
+// A page's scripts may call the API before the banner has run, through a queue in
+// window.Consentry (as Plausible's and Google Analytics' snippets do): the calls run in
+// order once the receipt is read, under the consent it holds (a tracked event only once
+// analytics is granted), and a call pushed later runs at once. A function that throws, or
+// a call that does not exist (named in the console), stops nothing after it.
+func TestBrowserCallsQueuedBeforeTheBanner(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{})
+	ctx := browsertest.New(t, browsertest.Options{Init: queueEarlyCalls})
+	warnings := browsertest.Console(t, ctx, "warning")
+	b.open(t, ctx, "/")
+	if !eval[bool](t, ctx, `window.seen === null`) {
+		t.Errorf("a queued function, first visit: it saw %v, want null (no choice)", eval[any](t, ctx, `window.seen`))
+	}
+	if w := warnings(); !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, `no such call "nope"`) }) {
+		t.Errorf("the unknown call is not named in the console: %q", w)
+	}
+	click(t, ctx, `.cst button[data-a="accept"]`)
+	browsertest.WaitFor(t, ctx, "the queued listener to hear the choice", `window.changes && window.changes.length == 1 && changes[0].analytics`)
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`Consentry.push(["track", "pushed", {at: "later"}])`))
+	names := func() string { // the test's writer flushes every 100 ms
+		return strings.Join(chtest.Strings(t, b.conn, `SELECT name FROM events WHERE site = 'demo' AND type = 'event' ORDER BY ts, name`), " ")
+	}
+	eventually(t, "events tracked", 100*time.Millisecond, "pushed", names)
+
+	// Back again with the choice made: the queue's event counts, its function sees the
+	// choice, and its listener hears it as the page starts.
+	b.open(t, ctx, "/next")
+	browsertest.WaitFor(t, ctx, "the blocked scripts", `window.demoRan.length == 3`)
+	if !eval[bool](t, ctx, `window.seen && window.seen.analytics === true && window.changes.length == 1`) {
+		t.Errorf("the queue on a returning visit: seen %v, changes %v", eval[any](t, ctx, `window.seen`), eval[any](t, ctx, `window.changes`))
+	}
+	eventually(t, "events tracked", 100*time.Millisecond, "pushed queued", names)
+}

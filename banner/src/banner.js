@@ -217,21 +217,34 @@
     const withdrawn = cats.filter((c, i) => (before >> i) & 1 && !granted(c.i));
     withdrawn.forEach(clean);
     const state = consentry.get();
-    // A page's listener that throws stops nothing of ours (the DOM event, the reload after
-    // a withdrawal, the pageview a grant counts): its error is reported as its own.
-    for (const f of listeners)
-      try {
-        f(state);
-      } catch (e) {
-        setTimeout(() => {
-          throw e;
-        });
-      }
+    for (const f of listeners) safely(f, state);
     // For page scripts that run before this one has loaded.
     d.dispatchEvent(new CustomEvent("consentry:change", { detail: state }));
     if (withdrawn.length && C.r) location.reload();
   };
 
+  // A page's function that throws (a listener, a queued call) stops nothing of ours (the
+  // DOM event, the reload after a withdrawal, the pageview a grant counts): its error is
+  // reported as its own.
+  const safely = (f, a) => {
+    try {
+      f(a);
+    } catch (e) {
+      setTimeout(() => {
+        throw e;
+      });
+    }
+  };
+  // A page may call the API before this script has run (it loads async), through a queue:
+  // window.Consentry = window.Consentry || [] and push calls ([name, ...args]) or
+  // functions, given the API. They run in order once the receipt is read; pushed later,
+  // at once.
+  const run = (x) =>
+    x.call
+      ? safely(x, consentry)
+      : consentry[x[0]]
+        ? safely(() => consentry[x[0]](...x.slice(1)))
+        : console.warn(`Consentry: no such call "${x[0]}"`);
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => "&#" + c.charCodeAt(0) + ";");
   // Each layer goes in a holder of its own at the end of the body, shown in the browser's
   // top layer where there is one: above whatever the page shows (a chat widget at the
@@ -522,6 +535,7 @@
     },
     allow: (categories) => grant(categories),
     track: (name, props) => shown(() => allowed() && send({ type: "event", name, props })),
+    push: (...x) => x.forEach(run),
   };
 
   // What the stored choice asks of the page: its effects (before: the categories granted
@@ -601,7 +615,9 @@
   stored.then((c) => {
     prev = c;
     R = c && decode(c);
+    const queued = w.Consentry;
     w.Consentry = consentry;
+    if (Array.isArray(queued)) consentry.push(...queued);
     // The first layer shows as soon as there is a body to put it in, even while a long page
     // is still arriving; the rest (blocked content, pageviews) waits for the whole document.
     if (!R && !dnt && !gpc && d.body) showBanner();

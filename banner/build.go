@@ -30,7 +30,7 @@ import (
 	"github.com/consentry/consentry/consent"
 )
 
-//go:embed dist/banner.min.js dist/banner.min.css
+//go:embed dist/banner.min.js dist/*.min.css
 var dist embed.FS
 
 //go:embed i18n/*.json
@@ -95,6 +95,7 @@ func (b *Bundle) makeETags() {
 type Banners struct {
 	code  string // minified banner.js, configIdent still in it
 	css   string // minified banner.css
+	bar   string // minified bar.css, for sites with layout: bar
 	texts map[string]map[string]string
 	keys  []string // text keys other than category names and descriptions
 	sites map[string]*siteBanners
@@ -125,11 +126,11 @@ func New(sites *consent.Sites) (*Banners, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, css, err := minified()
+	code, css, bar, err := minified()
 	if err != nil {
 		return nil, err
 	}
-	bs := &Banners{code: code, css: css, texts: texts, sites: map[string]*siteBanners{}}
+	bs := &Banners{code: code, css: css, bar: bar, texts: texts, sites: map[string]*siteBanners{}}
 	for _, k := range slices.Sorted(maps.Keys(texts[Shipped[0]])) {
 		if !strings.HasPrefix(k, "cat.") {
 			bs.keys = append(bs.keys, k)
@@ -167,20 +168,18 @@ func shippedTexts() (map[string]map[string]string, error) {
 }
 
 // minified reads the generated script and styles.
-func minified() (code, css string, err error) {
-	js, err := dist.ReadFile("dist/banner.min.js")
-	if err != nil {
-		return "", "", err
+func minified() (code, css, bar string, err error) {
+	var files [3][]byte
+	for i, name := range []string{"banner.min.js", "banner.min.css", "bar.min.css"} {
+		if files[i], err = dist.ReadFile("dist/" + name); err != nil {
+			return "", "", "", err
+		}
 	}
-	style, err := dist.ReadFile("dist/banner.min.css")
-	if err != nil {
-		return "", "", err
-	}
-	code = strings.TrimSpace(string(js))
+	code = strings.TrimSpace(string(files[0]))
 	if strings.Count(code, configIdent) != 1 {
-		return "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", configIdent)
+		return "", "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", configIdent)
 	}
-	return code, strings.TrimSpace(string(style)), nil
+	return code, strings.TrimSpace(string(files[1])), strings.TrimSpace(string(files[2])), nil
 }
 
 // plan checks a site's languages and texts and prepares its (unbuilt) bundles.
@@ -377,6 +376,7 @@ type config struct {
 	Domain  string `json:"o"`
 	Reload  bool   `json:"r"`
 	Button  bool   `json:"f,omitempty"` // settings_button
+	Bar     bool   `json:"y,omitempty"` // layout: bar
 	// Kin: the site offers another variant of this language (pt-BR and pt-PT), so a page
 	// that names its region asks the server which one it gets.
 	Kin    bool                `json:"a,omitempty"`
@@ -426,7 +426,11 @@ func (bs *Banners) source(sb *siteBanners, lang string, sig Signal) (*Bundle, []
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
 		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw,
-		Button: s.Banner.SettingsButton, Kin: kin(sb.langs, lang), Texts: map[string]string{}, CSS: bs.css,
+		Button: s.Banner.SettingsButton, Bar: s.Banner.Layout == "bar", Kin: kin(sb.langs, lang), Texts: map[string]string{}, CSS: bs.css,
+	}
+	// Styles for a feature go only to the sites that have it, after the rest.
+	if c.Bar {
+		c.CSS += bs.bar
 	}
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)

@@ -276,6 +276,27 @@ func TestBuildsSayWhenAKinLanguageIsOffered(t *testing.T) {
 	}
 }
 
+// A feature's styles travel only to the sites that have it: the bar's are in a bar
+// site's script, after banner.css, and in no box site's.
+func TestBarStylesOnlyForBarSites(t *testing.T) {
+	sites, err := consent.ParseSites("s.yaml", []byte(strings.Replace(customSite, "    banner:\n", "    banner:\n      layout: bar\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bars, err := New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bar, _ := bars.Bundle("club", "en")
+	box, _ := customBanners(t).Bundle("club", "en")
+	if c := configOf(t, bar); !c.Bar || !strings.HasSuffix(c.CSS, bars.bar) || !strings.HasPrefix(c.CSS, bars.css) || !strings.Contains(bars.bar, ".cst-y") {
+		t.Errorf("a bar site's styles: bar %v, %d bytes of CSS", c.Bar, len(c.CSS))
+	}
+	if c := configOf(t, box); c.Bar || strings.Contains(c.CSS, ".cst-y") {
+		t.Errorf("a box site's styles carry the bar's: bar %v", c.Bar)
+	}
+}
+
 // A language written right to left says so, so that the banner sets its own dir (not the
 // page's, which may differ).
 func TestRightToLeftLanguages(t *testing.T) {
@@ -362,7 +383,7 @@ func TestDistIsMinifiedFromSources(t *testing.T) {
 			t.Errorf("%s is not esbuild's output of src/ (%v): run go generate ./banner", name, err)
 		}
 	}
-	if len(files) != 2 {
+	if len(files) != 3 {
 		t.Errorf("dist files checked: %v", len(files))
 	}
 }

@@ -131,6 +131,9 @@ type Banner struct {
 	// ReloadOnWithdraw reloads the page after a category is withdrawn, so scripts that
 	// already ran stop.
 	ReloadOnWithdraw bool `yaml:"reload_on_withdraw" json:"reload_on_withdraw"`
+	// Layout is the first layer's shape: "box" (the default), a box at the bottom middle
+	// of the viewport, or "bar", a strip across its bottom edge.
+	Layout string `yaml:"layout" json:"layout"`
 	// SettingsButton keeps a "Cookie settings" button in a corner of every page once the
 	// visitor has chosen, so that they can change or withdraw their choice where the page
 	// links to no settings.
@@ -149,6 +152,9 @@ type Banner struct {
 // GoogleConsentTypes are the seven Google Consent Mode v2 types.
 var GoogleConsentTypes = []string{"ad_storage", "ad_user_data", "ad_personalization", "analytics_storage",
 	"functionality_storage", "personalization_storage", "security_storage"}
+
+// Layouts are the first layer's shapes, the default first.
+var Layouts = []string{"box", "bar"}
 
 // MicrosoftConsentTypes are the types of Microsoft Advertising's UET Consent Mode.
 var MicrosoftConsentTypes = []string{"ad_storage"}
@@ -382,6 +388,12 @@ func validateBanner(b *Banner, cats []Category, fail func(field, format string, 
 	}
 	if len(b.Languages) > 0 && !slices.Contains(b.Languages, b.DefaultLang) {
 		fail("banner.languages", "must include default_lang %q", b.DefaultLang)
+	}
+	if b.Layout == "" {
+		b.Layout = Layouts[0]
+	}
+	if !slices.Contains(Layouts, b.Layout) {
+		fail("banner.layout", "must be one of %s", strings.Join(Layouts, ", "))
 	}
 	if b.CookieName == "" {
 		b.CookieName = "consentry"

@@ -91,6 +91,7 @@ sites:
       languages: [fr, "x!"]
       cookie_name: "bad name"
       cookie_domain: "Example.COM/"
+      layout: cloud
       google_consent_mode: {ad_storage: [marketing], ad_magic: [necessary]}
       microsoft_consent_mode: {ad_storage: [marketing], ad_personalization: [necessary]}
     categories:
@@ -110,6 +111,7 @@ sites:
 			`banner.languages: must include default_lang "en us"`,
 			`banner.cookie_name: must be a cookie name`,
 			`banner.cookie_domain: must be a lower-case domain`,
+			`banner.layout: must be one of box, bar`,
 			`banner.google_consent_mode.ad_magic: unknown consent type`,
 			`banner.google_consent_mode.ad_storage: unknown category "marketing"`,
 			`banner.microsoft_consent_mode.ad_personalization: unknown consent type (known: ad_storage)`,

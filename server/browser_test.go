@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -55,6 +56,7 @@ sites:
         ar: {title: اختيارك للخصوصية, accept: قبول الكل, reject: رفض الكل, customize: تخصيص}
       reload_on_withdraw: RELOAD
       settings_button: CORNER
+      layout: LAYOUT
       google_consent_mode:
         security_storage: [necessary]
         functionality_storage: [preferences]
@@ -92,6 +94,7 @@ type browserEnvOptions struct {
 	host   string // the page's host name (the test browser resolves *.demo.test to 127.0.0.1)
 	reload bool   // the site's reload_on_withdraw
 	corner bool   // the site's settings_button
+	layout string // the site's layout; box if empty
 	tls    bool   // page and service over https, with httptest's self-signed certificate
 	// proxied serves the service under /consentry/ of the page's own origin, as a site's
 	// reverse proxy would, and the page embeds the banner from there.
@@ -159,7 +162,7 @@ func newBrowserEnv(t *testing.T, o browserEnvOptions) *browserEnv {
 
 // browserSites is the test site served at page under a policy version.
 func browserSites(page, policy string, o browserEnvOptions) string {
-	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(o.reload), "CORNER", fmt.Sprint(o.corner)).Replace(browserSitesYAML)
+	return strings.NewReplacer("PAGE_ORIGIN", page, "POLICY", policy, "RELOAD", fmt.Sprint(o.reload), "CORNER", fmt.Sprint(o.corner), "LAYOUT", cmp.Or(o.layout, "box")).Replace(browserSitesYAML)
 }
 
 // open loads the demo page and waits for the banner script to have started.
@@ -1536,22 +1539,16 @@ func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 // them, not even in part (WCAG 2.2, 2.4.11 Focus Not Obscured, and 2.4.12 at AAA): the page
 // scrolls it into view above, its last lines too.
 func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
-	links := strings.Repeat(`<p><a href="#">a link in a long page</a></p>`, 60)
-	b := newBrowserEnv(t, browserEnvOptions{corner: true, wrap: func(pages http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path != "/long" {
-				pages.ServeHTTP(w, r)
-				return
-			}
-			rec := served(pages, r)
-			relay(w, rec, strings.Replace(rec.Body.String(), "</main>", links+"</main>", 1))
-		})
-	}})
+	b := newBrowserEnv(t, browserEnvOptions{corner: true, wrap: longPage})
+	bar := newBrowserEnv(t, browserEnvOptions{layout: "bar", wrap: longPage})
 	for _, tc := range []struct {
 		name  string
+		b     *browserEnv
 		opts  browsertest.Options
 		shown string // the first layer, the note, or the settings button
-	}{{"first layer", browsertest.Options{}, ".cst"}, {"signal note", browsertest.Options{DNT: true}, ".cst-n"}, {"settings button", browsertest.Options{}, ".cst-f"}} {
+	}{{"first layer", b, browsertest.Options{}, ".cst"}, {"first layer, bar", bar, browsertest.Options{}, ".cst"},
+		{"signal note", b, browsertest.Options{DNT: true}, ".cst-n"}, {"settings button", b, browsertest.Options{}, ".cst-f"}} {
+		b := tc.b
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := browsertest.New(t, tc.opts)
 			if tc.shown == ".cst-f" { // shown once the visitor has chosen
@@ -1562,6 +1559,19 @@ func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
 			focusNotObscured(t, b, ctx, tc.shown)
 		})
 	}
+}
+
+// longPage serves the demo page at /long too, with 60 more links in it.
+func longPage(pages http.Handler) http.Handler {
+	links := strings.Repeat(`<p><a href="#">a link in a long page</a></p>`, 60)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/long" {
+			pages.ServeHTTP(w, r)
+			return
+		}
+		rec := served(pages, r)
+		relay(w, rec, strings.Replace(rec.Body.String(), "</main>", links+"</main>", 1))
+	})
 }
 
 func focusNotObscured(t *testing.T, b *browserEnv, ctx context.Context, shown string) {
@@ -1647,16 +1657,19 @@ func TestBrowserTabsOpenedTogetherRecordOneRefusal(t *testing.T) {
 	}
 }
 
-// A printed page shows the page, not the banner, its second layer or the signal note.
+// A printed page shows the page, not the banner (as a box or a bar), its second layer or
+// the signal note.
 func TestBrowserBannerIsNotPrinted(t *testing.T) {
 	for _, tc := range []struct {
-		opts  browsertest.Options
-		parts string // what a screen shows, the second layer open
+		opts   browsertest.Options
+		layout string
+		parts  string // what a screen shows, the second layer open
 	}{
-		{browsertest.Options{}, `[".cst", ".cst-m"]`},
-		{browsertest.Options{DNT: true}, `[".cst-n", ".cst-m"]`},
+		{browsertest.Options{}, "box", `[".cst", ".cst-m"]`},
+		{browsertest.Options{}, "bar", `[".cst", ".cst-m"]`},
+		{browsertest.Options{DNT: true}, "box", `[".cst-n", ".cst-m"]`},
 	} {
-		b := newBrowserEnv(t, browserEnvOptions{})
+		b := newBrowserEnv(t, browserEnvOptions{layout: tc.layout})
 		ctx := browsertest.New(t, tc.opts)
 		b.open(t, ctx, "/")
 		browsertest.WaitFor(t, ctx, "the first layer or the note", `document.querySelector(".cst, .cst-n")`)
@@ -2596,4 +2609,47 @@ func TestBrowserCallsQueuedBeforeTheBanner(t *testing.T) {
 		t.Errorf("the queue on a returning visit: seen %v, changes %v", eval[any](t, ctx, `window.seen`), eval[any](t, ctx, `window.changes`))
 	}
 	eventually(t, "events tracked", 100*time.Millisecond, "pushed queued", names)
+}
+
+// layout: bar puts the first layer in a strip across the bottom edge of the viewport: on a
+// wide screen its text beside its three equal choices, and the two no wider than 72em in
+// its middle (lines a reader can follow); on a phone its choices under its text. axe
+// finds nothing in it, light or dark. (Focus in the page is never hidden behind
+// it: TestBrowserFocusNotObscuredByTheBanner.)
+func TestBrowserBarLayout(t *testing.T) {
+	dir := screenshotDir()
+	axe := nodeModule(t, "axe-core/axe.min.js")
+	b := newBrowserEnv(t, browserEnvOptions{layout: "bar"})
+	type geometry struct {
+		Left, Right, Bottom, Width, Height, TitleLeft, TextRight, TextBottom, ChoicesLeft, ChoicesRight, ChoicesTop float64
+	}
+	const measure = `(() => { const r = (s) => document.querySelector(s).getBoundingClientRect(), l = r(".cst"), p = r(".cst p"), c = r(".cst .cst-b");
+		return {Left: l.left, Right: l.right, Bottom: l.bottom, Width: innerWidth, Height: innerHeight,
+			TitleLeft: r(".cst h2").left, TextRight: p.right, TextBottom: p.bottom, ChoicesLeft: c.left, ChoicesRight: c.right, ChoicesTop: c.top} })()`
+	for _, theme := range []string{"light", "dark"} {
+		ctx := browsertest.New(t, browsertest.Options{Dark: theme == "dark", ReducedMotion: true})
+		for _, width := range []int64{1280, 390} {
+			what := fmt.Sprintf("%s, %d px", theme, width)
+			viewport(t, ctx, width, 800)
+			b.open(t, ctx, "/")
+			browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
+			g := eval[geometry](t, ctx, measure)
+			if math.Abs(g.Left) > 1 || math.Abs(g.Right-g.Width) > 1 || math.Abs(g.Bottom-g.Height) > 1 {
+				t.Errorf("%s: the bar does not span the bottom edge: %+v", what, g)
+			}
+			if side := g.ChoicesLeft > g.TextRight; width == 1280 && !side {
+				t.Errorf("%s: the choices are not beside the text: %+v", what, g)
+			} else if width == 1280 && g.ChoicesRight-g.TitleLeft > 72*15+1 {
+				t.Errorf("%s: the bar's content is wider than 72em, hard to read across: %+v", what, g)
+			} else if width == 390 && g.ChoicesTop < g.TextBottom {
+				t.Errorf("%s: the choices are not under the text: %+v", what, g)
+			}
+			equalChoices(t, ctx, what, ".cst")
+			browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(axe)))
+			for _, v := range runAxe(t, ctx, "document").Violations {
+				t.Errorf("%s, axe: %s", what, v)
+			}
+			browsertest.Screenshot(t, ctx, filepath.Join(dir, fmt.Sprintf("banner-bar-%s-%d.png", theme, width)))
+		}
+	}
 }

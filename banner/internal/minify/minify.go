@@ -12,45 +12,57 @@ import (
 	"github.com/evanw/esbuild/pkg/api"
 )
 
-// Sources minifies the banner script and its styles.
-func Sources(js, css []byte) (jsMin, cssMin []byte, err error) {
-	opts := api.TransformOptions{MinifyWhitespace: true, MinifyIdentifiers: true, MinifySyntax: true, Target: api.ES2020, LegalComments: api.LegalCommentsNone}
-	if jsMin, err = transform(js, api.LoaderJS, opts); err != nil {
-		return nil, nil, fmt.Errorf("banner.js: %w", err)
+// Script minifies the banner script.
+func Script(js []byte) ([]byte, error) {
+	min, err := transform(js, api.LoaderJS, api.TransformOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("banner.js: %w", err)
 	}
-	// The styles nest their rules (see banner.css), unnested here for every browser that
-	// has :is(), which the unnested rules keep.
-	opts.Engines = []api.Engine{{Name: api.EngineChrome, Version: "88"}, {Name: api.EngineEdge, Version: "88"}, {Name: api.EngineFirefox, Version: "78"}, {Name: api.EngineSafari, Version: "14"}}
-	if cssMin, err = transform(css, api.LoaderCSS, opts); err != nil {
-		return nil, nil, fmt.Errorf("banner.css: %w", err)
-	}
-	return jsMin, cssMin, nil
+	return min, nil
 }
 
-// Dist reads the sources under dir (src/banner.js, src/banner.css) and returns what
-// belongs in dir/dist, by path: what `go generate ./banner` writes and banner's tests
-// compare with the committed files.
+// Styles minifies a stylesheet. The styles nest their rules (see banner.css), unnested
+// here for every browser that has :is(), which the unnested rules keep.
+func Styles(css []byte) ([]byte, error) {
+	return transform(css, api.LoaderCSS, api.TransformOptions{Engines: []api.Engine{{Name: api.EngineChrome, Version: "88"},
+		{Name: api.EngineEdge, Version: "88"}, {Name: api.EngineFirefox, Version: "78"}, {Name: api.EngineSafari, Version: "14"}}})
+}
+
+// Dist reads the sources under dir (src/banner.js, and every stylesheet in src: banner.css
+// for every site, the others only for sites with the feature they are named after) and
+// returns what belongs in dir/dist, by path: what `go generate ./banner` writes and
+// banner's tests compare with the committed files.
 func Dist(dir string) (map[string][]byte, error) {
 	js, err := os.ReadFile(filepath.Join(dir, "src", "banner.js"))
 	if err != nil {
 		return nil, err
 	}
-	css, err := os.ReadFile(filepath.Join(dir, "src", "banner.css"))
+	jsMin, err := Script(js)
 	if err != nil {
 		return nil, err
 	}
-	jsMin, cssMin, err := Sources(js, css)
+	out := map[string][]byte{filepath.Join(dir, "dist", "banner.min.js"): jsMin}
+	sheets, err := filepath.Glob(filepath.Join(dir, "src", "*.css"))
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{
-		filepath.Join(dir, "dist", "banner.min.js"):  jsMin,
-		filepath.Join(dir, "dist", "banner.min.css"): cssMin,
-	}, nil
+	for _, p := range sheets {
+		css, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		name := strings.TrimSuffix(filepath.Base(p), ".css")
+		if out[filepath.Join(dir, "dist", name+".min.css")], err = Styles(css); err != nil {
+			return nil, fmt.Errorf("%s.css: %w", name, err)
+		}
+	}
+	return out, nil
 }
 
 func transform(src []byte, loader api.Loader, opts api.TransformOptions) ([]byte, error) {
 	opts.Loader = loader
+	opts.MinifyWhitespace, opts.MinifyIdentifiers, opts.MinifySyntax = true, true, true
+	opts.Target, opts.LegalComments = api.ES2020, api.LegalCommentsNone
 	r := api.Transform(string(src), opts)
 	if len(r.Errors) > 0 {
 		m := r.Errors[0]

@@ -226,8 +226,11 @@ func (bs *Banners) plan(s *consent.Site) (*siteBanners, error) {
 		}
 	}
 	// Every text must resolve in the default language: that is where others fall back.
+	// Only "storage" may not, where no category lists storage keys for it to label: a
+	// site whose default language is not shipped need not translate what it never shows.
+	storage := slices.ContainsFunc(s.Categories, func(c consent.Category) bool { return len(c.Storage) > 0 })
 	for _, k := range slices.Sorted(maps.Keys(known)) {
-		if bs.text(s, b.DefaultLang, k) == "" {
+		if bs.text(s, b.DefaultLang, k) == "" && (k != "storage" || storage) {
 			fail("texts."+b.DefaultLang+"."+k, "missing: %q has no shipped text for it", b.DefaultLang)
 		}
 	}
@@ -393,7 +396,7 @@ type category struct {
 	Required    bool     `json:"r"`
 	Name        string   `json:"n"`
 	Description string   `json:"d"`
-	Cookies     []string `json:"k"` // the category's and its vendors', deleted on withdrawal
+	Cookies     []string `json:"k"` // the category's own; with its vendors', deleted on withdrawal
 	Storage     []string `json:"t"` // localStorage and sessionStorage keys, removed on withdrawal
 	Vendors     []vendor `json:"v"`
 }
@@ -443,7 +446,6 @@ func (bs *Banners) source(sb *siteBanners, lang string, sig Signal) (*Bundle, []
 			Storage: append([]string{}, cat.Storage...), Vendors: []vendor{}}
 		for _, v := range cat.Vendors {
 			cc.Vendors = append(cc.Vendors, vendor{Name: v.Name, Purpose: v.Purpose.In(lang, s.Banner.DefaultLang), Cookies: append([]string{}, v.Cookies...), URL: v.PolicyURL})
-			cc.Cookies = append(cc.Cookies, v.Cookies...)
 		}
 		c.Cats = append(c.Cats, cc)
 	}

@@ -87,7 +87,7 @@ func TestBundleInlinesTheSiteAndIsCompressedOnce(t *testing.T) {
 	if c.Texts["title"] != "Les cookies de la boutique" || c.Texts["reject"] != "Tout refuser" {
 		t.Errorf("French texts with the site's override: %v", c.Texts)
 	}
-	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads", "_gcl_*", "_fbp"}) ||
+	if len(c.Cats) != 4 || c.Cats[2].Name != "Mesure d'audience" || len(c.Cats[3].Vendors) != 2 || !slices.Equal(c.Cats[3].Cookies, []string{"_demo_ads"}) ||
 		!slices.Equal(c.Cats[1].Storage, []string{"shop_recent:*"}) || c.Cats[3].Storage == nil {
 		t.Errorf("categories: %+v", c.Cats)
 	}
@@ -294,6 +294,31 @@ func TestBarStylesOnlyForBarSites(t *testing.T) {
 	}
 	if c := configOf(t, box); c.Bar || strings.Contains(c.CSS, ".cst-y") {
 		t.Errorf("a box site's styles carry the bar's: bar %v", c.Bar)
+	}
+}
+
+// The label for storage keys ("storage", a text added after others) is required of a
+// site whose default language is not shipped only if one of its categories lists storage
+// keys for it to label: the club site lists none and needs no Finnish for it.
+func TestStorageLabelRequiredOnlyWhereShown(t *testing.T) {
+	withStorage := strings.Replace(customSite, "{id: stats, technologies: [beacon]}", "{id: stats, technologies: [beacon, storage], storage: [club_recent]}", 1)
+	sites, err := consent.ParseSites("s.yaml", []byte(withStorage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(sites); err == nil || !strings.Contains(err.Error(), `banner.texts.fi.storage: missing: "fi" has no shipped text for it`) {
+		t.Errorf("a Finnish site listing storage keys without the Finnish label: %v", err)
+	}
+	sites, err = consent.ParseSites("s.yaml", []byte(strings.Replace(withStorage, "cookies: Evästeet,", "cookies: Evästeet, storage: Selaimen tallennustila,", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := New(sites)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := bs.Bundle("club", "fi"); configOf(t, fi).Texts["storage"] != "Selaimen tallennustila" {
+		t.Errorf("the site's own label: %q", configOf(t, fi).Texts["storage"])
 	}
 }
 

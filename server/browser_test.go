@@ -1990,18 +1990,24 @@ func TestBrowserBannerOnTopOfThePage(t *testing.T) {
 }
 
 // Withdrawing a category removes the keys it lists from the page's localStorage and
-// sessionStorage (names, or prefixes ending in *), and nothing else there.
+// sessionStorage (names, or prefixes ending in *), and nothing else there; and the cookies
+// it and its vendors list, and no other.
 func TestBrowserWithdrawalClearsTheCategorysStorage(t *testing.T) {
 	b, ctx := acceptAllOn(t, browserEnvOptions{}, "/")
 	const kept = `[localStorage, sessionStorage].map(s => Object.keys(s).sort().join(",")).join(" | ")`
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`for (const s of [localStorage, sessionStorage])
-		for (const k of ["demo_theme", "demo_cart:1", "demo_cart:2", "demo_themes", "other"]) s.setItem(k, "x")`))
+		for (const k of ["demo_theme", "demo_cart:1", "demo_cart:2", "demo_themes", "other"]) s.setItem(k, "x");
+		for (const c of ["_gcl_au", "_fbp", "_pk_id.1.abcd", "_pk_ses", "other"]) document.cookie = c + "=1; path=/"`))
 	browsertest.WaitFor(t, ctx, "the web font stylesheet", `[...document.styleSheets].some(s => (s.href || "").includes("fonts.css"))`)
 	click(t, ctx, "button[data-consentry-open]")
 	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
 	browsertest.WaitFor(t, ctx, "the withdrawal", `!Consentry.has("preferences")`)
 	if got := eval[string](t, ctx, kept); got != "demo_themes,other | demo_themes,other" {
 		t.Errorf("storage after withdrawal: %s", got)
+	}
+	cookies := eval[string](t, ctx, `document.cookie.split("; ").map(c => c.split("=")[0]).filter(n => n != "consentry").sort().join(",")`)
+	if cookies != "_pk_ses,other" {
+		t.Errorf("cookies after withdrawal: %s, want the vendors' gone (_pk_ses is listed by none)", cookies)
 	}
 	// The web font stylesheet it had unblocked goes too.
 	if got := eval[string](t, ctx, `[...document.styleSheets].map(s => s.href || "").filter(h => h.includes("fonts.css")).join(" ")`); got != "" {
@@ -2500,10 +2506,12 @@ func TestBrowserSettingsButton(t *testing.T) {
 
 // declaration describes the first cookie declaration on the page: its language, each
 // category's switch ("Name on|off", "EDITABLE" if it could be changed there), each vendor,
-// the consent id shown, and whether its settings button is there.
+// what each category keeps in the browser, the consent id shown, and whether its settings
+// button is there.
 const declaration = `(d => d && d.firstChild && ({lang: d.firstChild.lang,
 	cats: [...d.querySelectorAll("input[role=switch]")].map(i => i.parentNode.textContent.trim() + (i.checked ? " on" : " off") + (i.disabled ? "" : " EDITABLE")),
 	vendors: [...d.querySelectorAll("li")].map(l => l.textContent),
+	kept: [...d.querySelectorAll(".cst-c > p")].map(p => [...p.querySelectorAll("small")].map(s => s.textContent).join(" / ")),
 	id: (d.querySelector("code") || {}).textContent || "",
 	button: !!d.querySelector("button[data-consentry-open]")}))(document.querySelector("[data-consentry-declaration]"))`
 
@@ -2511,11 +2519,13 @@ type declared struct {
 	Lang    string   `json:"lang"`
 	Cats    []string `json:"cats"`
 	Vendors []string `json:"vendors"`
+	Kept    []string `json:"kept"`
 	ID      string   `json:"id"`
 	Button  bool     `json:"button"`
 }
 
-// A privacy policy lists the site's cookies, by category and vendor, and what the visitor
+// A privacy policy lists the site's cookies and storage keys, by category and vendor
+// (the settings too), and what the visitor
 // holds (Cookiebot's cookie declaration): the banner writes it into the page's
 // data-consentry-declaration element, keeps it in step with every choice, leaves it alone
 // when nothing changed (what the visitor opened in it stays open), fills one added later,
@@ -2525,10 +2535,11 @@ func TestBrowserCookieDeclaration(t *testing.T) {
 	ctx := browsertest.New(t, browsertest.Options{})
 	b.open(t, ctx, "/")
 	vendors := []string{"Matomo: Visit statistics Cookies: _pk_id*", "Google Ads: Conversion measurement Cookies: _gcl_*", "Meta Pixel: Ad audiences Cookies: _fbp"}
+	kept := []string{"", "Browser storage: demo_theme, demo_cart:*", "Cookies: _demo_analytics", "Cookies: _demo_ads"}
 	check := func(when string, cats []string, id string) {
 		t.Helper()
 		d := eval[*declared](t, ctx, declaration)
-		if d == nil || d.Lang != "en" || !slices.Equal(d.Cats, cats) || !slices.Equal(d.Vendors, vendors) || d.ID != id || !d.Button {
+		if d == nil || d.Lang != "en" || !slices.Equal(d.Cats, cats) || !slices.Equal(d.Vendors, vendors) || !slices.Equal(d.Kept, kept) || d.ID != id || !d.Button {
 			t.Errorf("%s: the declaration %+v, want %v, consent id %q", when, d, cats, id)
 		}
 	}
@@ -2559,6 +2570,10 @@ func TestBrowserCookieDeclaration(t *testing.T) {
 	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration] button").focus()`))
 	press(t, ctx, kb.Enter)
 	browsertest.WaitFor(t, ctx, "the settings", `!!document.querySelector(".cst-p")`)
+	// The settings say the same of each category: what it keeps in the browser.
+	if d := eval[*declared](t, ctx, strings.Replace(declaration, `"[data-consentry-declaration]"`, `".cst-p"`, 1)); d == nil || !slices.Equal(d.Kept, kept) || !slices.Equal(d.Vendors, vendors) {
+		t.Errorf("the settings: %+v, want %q", d, kept)
+	}
 	click(t, ctx, `.cst-p button[data-a="withdraw"]`)
 	browsertest.WaitFor(t, ctx, "the withdrawal", `Consentry.get() && !Consentry.has("analytics")`)
 	check("after the withdrawal", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])

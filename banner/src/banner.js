@@ -193,12 +193,13 @@
   // at the root and along the current path, and the keys it lists in the page's storage.
   const listed = (names, n) => names.some((p) => (p.endsWith("*") ? n.startsWith(p.slice(0, -1)) : n == p));
   const clean = (c) => {
+    const names = c.k.concat(...c.v.map((v) => v.k)); // the category's and its vendors'
     const hosts = location.hostname.split(".");
     const paths = ["/"];
     for (const p of location.pathname.split("/").slice(1, -1)) paths.push(paths[paths.length - 1] + p + "/");
     for (const kv of d.cookie.split("; ")) {
       const n = kv.split("=")[0];
-      if (n == name || !listed(c.k, n)) continue;
+      if (n == name || !listed(names, n)) continue;
       for (let j = 0; j <= hosts.length; j++)
         for (const p of paths) d.cookie = n + "=; max-age=0; path=" + p + (j ? "; domain=" + hosts.slice(j - 1).join(".") : "");
     }
@@ -352,16 +353,15 @@
       unobscuring((tab = node(button("custom", "settings", "cst-f"))));
     }
   };
-  const vendor = (v) =>
-    `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}` +
-    (v.k.length ? ` <small>${esc(T.cookies)}: ${esc(v.k.join(", "))}</small>` : "") +
-    "</li>";
+  // What a category or vendor keeps in the browser, by kind: cookies, storage keys.
+  const kept = (key, names) => (names.length ? ` <small>${esc(T[key])}: ${esc(names.join(", "))}</small>` : "");
+  const vendor = (v) => `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}${kept("cookies", v.k)}</li>`;
   // In the second layer (p "c") a switch per category; in a declaration (p "y") the same,
   // read-only, saying what is held.
   const category = (c, i, p) =>
     `<div class="cst-c"><label><input type="checkbox" role="switch" data-i="${i}" aria-describedby="cst-${p}${i}"` +
     `${granted(c.i) ? " checked" : ""}${c.r || p == "y" ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
-    `<p id="cst-${p}${i}">${esc(c.d)}</p>` +
+    `<p id="cst-${p}${i}">${esc(c.d)}${kept("cookies", c.k)}${kept("storage", c.t)}</p>` +
     (c.v.length ? `<details><summary>${esc(T.vendors)} (${c.v.length})</summary><ul>${c.v.map(vendor).join("")}</ul></details>` : "") +
     "</div>";
   const consentId = () => `<p><small>${esc(T.consent_id)}: <code>${esc(R.sub)}</code></small></p>`;

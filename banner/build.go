@@ -99,6 +99,8 @@ type Banners struct {
 	texts map[string]map[string]string
 	keys  []string // text keys other than category names and descriptions
 	sites map[string]*siteBanners
+	// warnings are what New accepted but an operator should mend.
+	warnings []string
 }
 
 type siteBanners struct {
@@ -226,13 +228,16 @@ func (bs *Banners) plan(s *consent.Site) (*siteBanners, error) {
 		}
 	}
 	// Every text must resolve in the default language: that is where others fall back.
-	// Only "storage" may not, where no category lists storage keys for it to label: a
-	// site whose default language is not shipped need not translate what it never shows.
-	storage := slices.ContainsFunc(s.Categories, func(c consent.Category) bool { return len(c.Storage) > 0 })
+	// A key added since (laterKeys) falls back to English instead, with a warning.
 	for _, k := range slices.Sorted(maps.Keys(known)) {
-		if bs.text(s, b.DefaultLang, k) == "" && (k != "storage" || storage) {
-			fail("texts."+b.DefaultLang+"."+k, "missing: %q has no shipped text for it", b.DefaultLang)
+		if s.Banner.Texts[b.DefaultLang][k] != "" || bs.texts[b.DefaultLang][k] != "" {
+			continue
 		}
+		if slices.Contains(laterKeys, k) {
+			bs.warnings = append(bs.warnings, fmt.Sprintf("site %q: banner.texts.%s.%s: missing, shown in English (%s)", s.ID, b.DefaultLang, k, Shipped[0]))
+			continue
+		}
+		fail("texts."+b.DefaultLang+"."+k, "missing: %q has no shipped text for it", b.DefaultLang)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -248,10 +253,24 @@ func (bs *Banners) plan(s *consent.Site) (*siteBanners, error) {
 	return &siteBanners{site: s, langs: langs, matcher: language.NewMatcher(tags), builds: builds}, nil
 }
 
+// laterKeys are the text keys added after sites were first configured with their own
+// default language: where that language is not shipped and a sites file written before
+// lacks one, the banner shows it in English (the first shipped language) rather than the
+// service refusing to start after an upgrade, and Warnings names it.
+var laterKeys = []string{"storage", "erase_confirm"}
+
+// Warnings names what New accepted but an operator should mend: texts shown in English.
+func (bs *Banners) Warnings() []string { return bs.warnings }
+
 // text resolves a key for a language: the site's own text, the shipped translation, then
-// the same in the site's default language; "" only if none has it.
+// the same in the site's default language (then in English, for laterKeys); "" only if
+// none has it.
 func (bs *Banners) text(s *consent.Site, lang, key string) string {
-	for _, l := range []string{lang, s.Banner.DefaultLang} {
+	langs := []string{lang, s.Banner.DefaultLang}
+	if slices.Contains(laterKeys, key) {
+		langs = append(langs, Shipped[0])
+	}
+	for _, l := range langs {
 		if v := s.Banner.Texts[l][key]; v != "" {
 			return v
 		}

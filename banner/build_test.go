@@ -297,28 +297,42 @@ func TestBarStylesOnlyForBarSites(t *testing.T) {
 	}
 }
 
-// The label for storage keys ("storage", a text added after others) is required of a
-// site whose default language is not shipped only if one of its categories lists storage
-// keys for it to label: the club site lists none and needs no Finnish for it.
-func TestStorageLabelRequiredOnlyWhereShown(t *testing.T) {
-	withStorage := strings.Replace(customSite, "{id: stats, technologies: [beacon]}", "{id: stats, technologies: [beacon, storage], storage: [club_recent]}", 1)
-	sites, err := consent.ParseSites("s.yaml", []byte(withStorage))
+// A site whose default language is not shipped, configured before a text key was added
+// (laterKeys), still starts: the banner shows that text in English, and Warnings names
+// it for the operator. Its own text, once given, is shown instead; a key that is not a
+// later one is still required.
+func TestLaterKeysFallBackToEnglishWithAWarning(t *testing.T) {
+	en, err := shippedTexts()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(sites); err == nil || !strings.Contains(err.Error(), `banner.texts.fi.storage: missing: "fi" has no shipped text for it`) {
-		t.Errorf("a Finnish site listing storage keys without the Finnish label: %v", err)
+	bs := customBanners(t) // club: Finnish by default, written before storage and erase_confirm
+	fi, _ := bs.Bundle("club", "fi")
+	c := configOf(t, fi)
+	if c.Texts["storage"] != en["en"]["storage"] || c.Texts["erase_confirm"] != en["en"]["erase_confirm"] || c.Texts["title"] != "Sinun valintasi" {
+		t.Errorf("the later keys in English, the rest in Finnish: %q, %q, %q", c.Texts["storage"], c.Texts["erase_confirm"], c.Texts["title"])
 	}
-	sites, err = consent.ParseSites("s.yaml", []byte(strings.Replace(withStorage, "cookies: Evästeet,", "cookies: Evästeet, storage: Selaimen tallennustila,", 1)))
+	want := []string{`site "club": banner.texts.fi.erase_confirm: missing, shown in English (en)`, `site "club": banner.texts.fi.storage: missing, shown in English (en)`}
+	if got := bs.Warnings(); !slices.Equal(got, want) {
+		t.Errorf("warnings: %q, want %q", got, want)
+	}
+	given := strings.Replace(customSite, "cookies: Evästeet,", "cookies: Evästeet, storage: Selaimen tallennustila, erase_confirm: Vahvista painamalla uudelleen.,", 1)
+	sites, err := consent.ParseSites("s.yaml", []byte(given))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bs, err := New(sites)
+	if bs, err = New(sites); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := bs.Bundle("club", "fi"); configOf(t, fi).Texts["storage"] != "Selaimen tallennustila" || len(bs.Warnings()) != 0 {
+		t.Errorf("the site's own texts: %q, warnings %q", configOf(t, fi).Texts["storage"], bs.Warnings())
+	}
+	sites, err = consent.ParseSites("s.yaml", []byte(strings.Replace(customSite, "title: Sinun valintasi, ", "", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fi, _ := bs.Bundle("club", "fi"); configOf(t, fi).Texts["storage"] != "Selaimen tallennustila" {
-		t.Errorf("the site's own label: %q", configOf(t, fi).Texts["storage"])
+	if _, err := New(sites); err == nil || !strings.Contains(err.Error(), `banner.texts.fi.title: missing: "fi" has no shipped text for it`) {
+		t.Errorf("a missing title: %v", err)
 	}
 }
 

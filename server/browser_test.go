@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -722,7 +723,7 @@ func TestBrowserOtherTabsFollowTheChoice(t *testing.T) {
 			browsertest.Do(t, other, chromedp.Evaluate[chromedp.Void](`document.cookie = "_demo_ads=2; path=/shop/"; window.beforeWithdrawal = true`))
 			click(t, first, "button[data-consentry-open]")
 			if tc.erase {
-				click(t, first, `.cst-p button[data-a="erase"]`)
+				eraseRecord(t, first)
 				browsertest.WaitFor(t, first, "the erasure", `Consentry.get() === null`)
 			} else {
 				click(t, first, `.cst-p button[data-a="withdraw"]`)
@@ -1522,9 +1523,14 @@ func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 	if got := b.decisions(t); len(got) != 1 {
 		t.Errorf("ledger after a double click: %v", got)
 	}
-	// Erasing the record asks once, and says nothing failed.
+	// Erasure is confirmed by another press: a double click on it only warns. The press
+	// after that asks once, and says nothing failed.
 	click(t, ctx, "button[data-consentry-open]")
 	doubleClick(`.cst-p button[data-a="erase"]`)
+	if n := requests("DELETE /v1/consent/me"); n != 0 || !eval[bool](t, ctx, `Consentry.get() !== null && !!document.querySelector(".cst-p .cst-e")`) {
+		t.Errorf("a double click on erase: %d requests to erase, want none and the warning", n)
+	}
+	click(t, ctx, `.cst-p button[data-a="erase"]`)
 	browsertest.WaitFor(t, ctx, "the first layer, asked again", `document.querySelector(".cst") && !document.querySelector(".cst-p")`)
 	if n := requests("DELETE /v1/consent/me"); n != 1 {
 		t.Errorf("%d requests to erase the record", n)
@@ -2369,7 +2375,7 @@ func TestBrowserVisitorDownloadsAndErasesTheirRecord(t *testing.T) {
 		t.Errorf("downloaded record: %+v", status)
 	}
 
-	click(t, ctx, `.cst-p button[data-a="erase"]`)
+	eraseRecord(t, ctx)
 	browsertest.WaitFor(t, ctx, "the first layer, asked again", `document.querySelector(".cst") && !document.querySelector(".cst-p")`)
 	s := state(t, ctx)
 	if s.ConsentAPI != nil || strings.Contains(s.Cookies, "consentry=") || strings.Contains(s.Cookies, "_demo_") || s.Iframe != "" {
@@ -2478,7 +2484,7 @@ func TestBrowserSettingsButton(t *testing.T) {
 		}
 		// Erased, the visitor holds no choice: the first layer asks again, without the button.
 		click(t, ctx, "button.cst-f")
-		click(t, ctx, `.cst-p button[data-a="erase"]`)
+		eraseRecord(t, ctx)
 		browsertest.WaitFor(t, ctx, "the first layer", `document.querySelector(".cst")`)
 		if c := corner(t, ctx); c.Text != "" {
 			t.Errorf("the button beside the first layer after erasure: %+v", c)
@@ -2667,4 +2673,18 @@ func TestBrowserBarLayout(t *testing.T) {
 			browsertest.Screenshot(t, ctx, filepath.Join(dir, fmt.Sprintf("banner-bar-%s-%d.png", theme, width)))
 		}
 	}
+}
+
+// eraseRecord erases the visitor's record from the open settings as a visitor does: the
+// first press only warns, in an alert, that erasure cannot be undone (WCAG 2.2, 3.3.4),
+// and the next erases.
+func eraseRecord(t *testing.T, ctx context.Context) {
+	t.Helper()
+	click(t, ctx, `.cst-p button[data-a="erase"]`)
+	want := shippedTexts(t, "en")["erase_confirm"]
+	browsertest.WaitFor(t, ctx, "the warning", `(p => p && p.getAttribute("role") == "alert" && p.textContent == `+strconv.Quote(want)+`)(document.querySelector(".cst-p .cst-e"))`)
+	if eval[bool](t, ctx, `new Promise(r => setTimeout(() => r(Consentry.get() === null), 300))`) {
+		t.Fatal("the first press erased the record")
+	}
+	click(t, ctx, `.cst-p button[data-a="erase"]`)
 }

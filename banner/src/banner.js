@@ -461,9 +461,17 @@
   });
   // Says that what the visitor asked for failed, or why: in the placeholder they asked in,
   // else in the layer shown.
+  // A later message replaces the one shown.
   const fail = (place, text = T.error) => {
     const host = place || (modal ? modal.firstChild : box);
-    if (host && !host.querySelector(".cst-e")) host.insertAdjacentHTML("beforeend", P.createHTML(`<p class="cst-e" role="alert">${esc(text)}</p>`));
+    if (!host) return;
+    let p = host.querySelector(".cst-e");
+    if (!p) {
+      p = host.appendChild(d.createElement("p"));
+      p.className = "cst-e";
+      p.setAttribute("role", "alert");
+    }
+    p.textContent = text;
   };
   // The visitor's own record in the ledger, proven by their receipt: a download of every
   // decision under their consent id (GDPR access), or its erasure, after which they hold no
@@ -515,7 +523,11 @@
       case "export":
         return record("GET");
       case "erase":
-        return record("DELETE");
+        // Erasure cannot be undone (WCAG 2.2, 3.3.4): the first press says so, and only
+        // another press erases, not the second click of a double click.
+        if (a.sure && e.detail < 2) return record("DELETE");
+        a.sure = 1;
+        return fail(0, T.erase_confirm);
       case "close":
         return close();
       case "dismiss":

@@ -404,3 +404,41 @@ func TestServiceBinaryCarriesNoMinifierOrTemplates(t *testing.T) {
 		}
 	}
 }
+
+// A sites file written before a banner text was added, for a language Consentry does not
+// ship, still starts the service; the log names each text shown in English meanwhile.
+func TestServeWarnsOfBannerTextsShownInEnglish(t *testing.T) {
+	dsn := chtest.DSN(t)
+	sites := filepath.Join(t.TempDir(), "sites.yaml")
+	if err := os.WriteFile(sites, []byte(`
+sites:
+  - id: club
+    origins: ["https://club.example"]
+    policy_version: v1
+    banner:
+      default_lang: fi
+      languages: [fi]
+      texts:
+        fi: {title: Sinun valintasi, text: Pyydämme suostumusta., policy: Tietosuoja, accept: Hyväksy kaikki, reject: Hylkää kaikki,
+             customize: Mukauta, settings_title: Asetukset, settings_text: Valitse., save: Tallenna, withdraw: Peruuta, close: Sulje,
+             export: Lataa tietoni, erase: Poista tietoni, consent_id: Suostumustunnuksesi, storage: Selaimen tallennustila,
+             always_on: aina päällä, vendors: Kumppanit, cookies: Evästeet, signal: Signaaliasi kunnioitetaan., settings: Asetukset,
+             dismiss: Piilota, error: Epäonnistui., cat.necessary.name: Välttämättömät, cat.necessary.description: Tarpeen.}
+    categories:
+      - {id: necessary, required: true}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // a start that succeeds is stopped
+	defer cancel()
+	var out, errs bytes.Buffer
+	code := Main(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--clickhouse", dsn, "--sites", sites, "--keys", writeKeys(t),
+		"--data-dir", t.TempDir(), "--log-level", "warn", "--log-format", "text"}, env(nil), &out, &errs)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	want := `detail="site \"club\": banner.texts.fi.erase_confirm: missing, shown in English (en)"`
+	if !strings.Contains(errs.String(), want) || strings.Contains(errs.String(), "fi.storage") {
+		t.Errorf("the log: %s\nwant a warning %s, and none for the storage text given", errs.String(), want)
+	}
+}

@@ -173,6 +173,9 @@ func (c *serveConfig) logger(w io.Writer) *slog.Logger {
 // requests, then drain the queue into ClickHouse under a fresh timeout.
 func serve(ctx context.Context, c serveConfig, logOut io.Writer) error {
 	log := c.logger(logOut)
+	for _, w := range c.banners.Warnings() {
+		log.Warn("banner text missing from the sites file", "detail", w)
+	}
 	conn, applied, err := openMigrated(ctx, c.ClickHouse)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ const usage = `usage: consentry <command> [flags]
 commands:
   serve     run the HTTP service (applies pending migrations first)
   migrate   apply pending ClickHouse migrations and exit
+  check     validate a sites file as serve would, without starting (--sites FILE)
   keys      generate --out FILE: create the key file (receipt and admin keys)
             rotate --keys FILE: add a new receipt signing key
   token     print an admin API token (--keys FILE --role admin|analyst --ttl 1h)
@@ -59,6 +60,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		if cfg, err = parseMigrate(args[1:], getenv, stderr); err == nil {
 			err = migrate(ctx, cfg, stdout)
 		}
+	case "check":
+		err = checkCmd(args[1:], getenv, stdout, stderr)
 	case "keys":
 		err = keysCmd(args[1:], getenv, stdout, stderr)
 	case "token":

@@ -405,12 +405,9 @@ func TestServiceBinaryCarriesNoMinifierOrTemplates(t *testing.T) {
 	}
 }
 
-// A sites file written before a banner text was added, for a language Consentry does not
-// ship, still starts the service; the log names each text shown in English meanwhile.
-func TestServeWarnsOfBannerTextsShownInEnglish(t *testing.T) {
-	dsn := chtest.DSN(t)
-	sites := filepath.Join(t.TempDir(), "sites.yaml")
-	if err := os.WriteFile(sites, []byte(`
+// finnishSite is a sites file written before the banner text erase_confirm was added, for
+// a language Consentry does not ship.
+const finnishSite = `
 sites:
   - id: club
     origins: ["https://club.example"]
@@ -426,7 +423,14 @@ sites:
              dismiss: Piilota, error: Epäonnistui., cat.necessary.name: Välttämättömät, cat.necessary.description: Tarpeen.}
     categories:
       - {id: necessary, required: true}
-`), 0o644); err != nil {
+`
+
+// A sites file written before a banner text was added, for a language Consentry does not
+// ship, still starts the service; the log names each text shown in English meanwhile.
+func TestServeWarnsOfBannerTextsShownInEnglish(t *testing.T) {
+	dsn := chtest.DSN(t)
+	sites := filepath.Join(t.TempDir(), "sites.yaml")
+	if err := os.WriteFile(sites, []byte(finnishSite), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second) // a start that succeeds is stopped
@@ -440,5 +444,40 @@ sites:
 	want := `detail="site \"club\": banner.texts.fi.erase_confirm: missing, shown in English (en)"`
 	if !strings.Contains(errs.String(), want) || strings.Contains(errs.String(), "fi.storage") {
 		t.Errorf("the log: %s\nwant a warning %s, and none for the storage text given", errs.String(), want)
+	}
+}
+
+// check validates a sites file as serve does, without ClickHouse: every error at once
+// (exit 1), what serve would warn of, and a line per site.
+func TestCheckValidatesASitesFile(t *testing.T) {
+	check := func(sites string) (int, string, string) {
+		var out, errs bytes.Buffer
+		code := Main(context.Background(), []string{"check", "--sites", sites}, env(nil), &out, &errs)
+		return code, out.String(), errs.String()
+	}
+	write := func(yaml string) string {
+		p := filepath.Join(t.TempDir(), "sites.yaml")
+		if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	code, out, errs := check("../../sites.example.yaml")
+	if code != 0 || !strings.Contains(out, "site shop: policy_version 2026-11-24, exempt analytics, banner in 12 languages (default en)") ||
+		!strings.HasSuffix(out, "sites.example.yaml: ok\n") || errs != "" {
+		t.Errorf("the example: exit %d\n%s%s", code, out, errs)
+	}
+	bad := write(strings.Replace(finnishSite, "languages: [fi]", "languages: [fi]\n      layout: cloud", 1))
+	code, out, errs = check(bad)
+	if code != 1 || out != "" || !strings.Contains(errs, "banner.layout: must be one of box, bar") {
+		t.Errorf("a sites file with a bad layout: exit %d\n%s%s", code, out, errs)
+	}
+	bad = write(strings.Replace(finnishSite, "title: Sinun valintasi, ", "", 1))
+	if code, _, errs = check(bad); code != 1 || !strings.Contains(errs, `banner.texts.fi.title: missing`) {
+		t.Errorf("a sites file without a Finnish title: exit %d\n%s", code, errs)
+	}
+	code, out, errs = check(write(finnishSite))
+	if code != 0 || !strings.Contains(out, "site club:") || errs != `warning: site "club": banner.texts.fi.erase_confirm: missing, shown in English (en)`+"\n" {
+		t.Errorf("the Finnish site: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -178,27 +178,14 @@ func TestChooseLanguage(t *testing.T) {
 	}
 }
 
-const customSite = `
-sites:
-  - id: club
-    origins: ["https://club.example"]
-    policy_version: v1
-    banner:
-      default_lang: fi
-      languages: [fi, en, fr, ar]
-      texts:
-        fi: {title: Sinun valintasi, text: Pyydämme suostumusta., policy: Tietosuoja, accept: Hyväksy kaikki, reject: Hylkää kaikki,
-             customize: Mukauta, settings_title: Asetukset, settings_text: Valitse., save: Tallenna, withdraw: Peruuta, close: Sulje,
-             export: Lataa tietoni, erase: Poista tietoni, consent_id: Suostumustunnuksesi,
-             always_on: aina päällä, vendors: Kumppanit, cookies: Evästeet, signal: Signaaliasi kunnioitetaan., settings: Asetukset,
-             dismiss: Piilota, error: Epäonnistui., cat.necessary.name: Välttämättömät, cat.necessary.description: Tarpeen.,
-             cat.stats.name: Tilastot, cat.stats.description: Laskee käynnit.}
-        fr: {cat.stats.name: Statistiques}
-        ar: {title: اختيارك, accept: قبول الكل}
-    categories:
-      - {id: necessary, required: true}
-      - {id: stats, technologies: [beacon]}
-`
+// customSite is testdata/club.yaml: a site whose default language is not shipped.
+var customSite = func() string {
+	data, err := os.ReadFile("testdata/club.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}()
 
 // customBanners builds the banners of customSite.
 func customBanners(t *testing.T) *Banners {

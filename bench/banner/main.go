@@ -230,6 +230,7 @@ func run() error {
 	}
 	// The minimal banners come from the page server itself, at a banner host of their own.
 	services["/minimal.html"], services["/minimal-read.html"] = base, base
+	services["/first.html"] = services["/ours.html"]
 	direct, err := url.Parse(*consentURL)
 	if err != nil {
 		return fmt.Errorf("--consent: %w", err)
@@ -284,6 +285,7 @@ func run() error {
 		{path: "/minimal.html", own: containing("/minimal.js"), what: "the least a banner script can do (minimal.js: one fixed line)"},
 		{path: "/minimal-read.html", own: containing("/minimal-read.js"), what: "the least a consent banner can do (minimal-read.js: reads its cookie, then one line)"},
 		{path: "/proxied.html", own: ourURL, what: "ours from the page's own origin (/consentry/, a reverse proxy to the service)"},
+		{path: "/first.html", own: ourURL, what: "ours first in <head>, without async (the README's embed for Consent Mode)"},
 	}
 	if *variantURL != "" {
 		contenders = append(contenders, &contender{path: "/variant.html", own: ourURL, what: "--variant " + *variantURL})
@@ -699,8 +701,11 @@ func newPages(services map[string]*url.URL, proxy http.Handler, site, vcc string
 	least := head + `<script src="` + consentHost + `/minimal.js" async></script></head><body>` + body
 	leastConsent := head + `<script src="` + consentHost + `/minimal-read.js" async></script></head><body>` + body
 	proxied := head + `<script src="/consentry/s/` + site + `/banner.js" async></script></head><body>` + body
+	// The README's embed for Consent Mode: first in <head> (after the bench's own observer),
+	// without async, so that the page waits for it.
+	first := strings.Replace(ours, `/banner.js" async>`, `/banner.js">`, 1)
 	files := map[string][]byte{"/bare.html": []byte(head + "</head><body>" + body), "/ours.html": []byte(ours), "/variant.html": []byte(ours),
-		"/minimal.html": []byte(least), "/proxied.html": []byte(proxied), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config,
+		"/minimal.html": []byte(least), "/proxied.html": []byte(proxied), "/first.html": []byte(first), "/minimal.js": []byte(minimalBanner), "/vcc.html": []byte(theirs), "/vcc-config.js": config,
 		"/minimal-read.html": []byte(leastConsent), "/minimal-read.js": []byte(minimalConsentBanner)}
 	for _, f := range []string{"cookieconsent.umd.js", "cookieconsent.css"} {
 		data, err := os.ReadFile(filepath.Join(vcc, f))

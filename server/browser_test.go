@@ -2584,10 +2584,17 @@ func TestBrowserCookieDeclaration(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the withdrawal", `Consentry.get() && !Consentry.has("analytics")`)
 	check("after the withdrawal", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])
 
-	// One added later, as a single-page app shows its privacy page.
-	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration]").remove();
-		const s = document.createElement("section"); s.dataset.consentryDeclaration = ""; document.body.append(s)`))
+	// One added later, as a single-page app shows its privacy page, beside the first: each
+	// has ids of its own, and axe still finds nothing.
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`const s = document.createElement("section"); s.dataset.consentryDeclaration = ""; document.querySelector("main").append(s)`))
 	browsertest.WaitFor(t, ctx, "the declaration added later, written", `!!document.querySelector("section[data-consentry-declaration] input")`)
+	if dup := eval[[]string](t, ctx, `[...document.querySelectorAll("[id]")].map(e => e.id).filter((id, i, all) => all.indexOf(id) != i)`); len(dup) > 0 {
+		t.Errorf("ids used twice on the page: %q", dup)
+	}
+	for _, v := range runAxe(t, ctx, "document").Violations {
+		t.Errorf("axe, two declarations: %s", v)
+	}
+	browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("[data-consentry-declaration]").remove()`))
 	check("added later", []string{"Necessary (always on) on", "Preferences off", "Analytics off", "Marketing off"}, id[0])
 }
 

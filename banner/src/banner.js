@@ -356,11 +356,11 @@
   // What a category or vendor keeps in the browser, by kind: cookies, storage keys.
   const kept = (key, names) => (names.length ? ` <small>${esc(T[key])}: ${esc(names.join(", "))}</small>` : "");
   const vendor = (v) => `<li><a href="${esc(v.u)}" target="_blank" rel="noopener">${esc(v.n)}</a>${v.p ? ": " + esc(v.p) : ""}${kept("cookies", v.k)}</li>`;
-  // In the second layer (p "c") a switch per category; in a declaration (p "y") the same,
+  // In the second layer (p "c") a switch per category; in a declaration (p "y…") the same,
   // read-only, saying what is held.
   const category = (c, i, p) =>
     `<div class="cst-c"><label><input type="checkbox" role="switch" data-i="${i}" aria-describedby="cst-${p}${i}"` +
-    `${granted(c.i) ? " checked" : ""}${c.r || p == "y" ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
+    `${granted(c.i) ? " checked" : ""}${c.r || p[0] == "y" ? " disabled" : ""}> ${esc(c.n)}${c.r ? ` <small>(${esc(T.always_on)})</small>` : ""}</label>` +
     `<p id="cst-${p}${i}">${esc(c.d)}${kept("cookies", c.k)}${kept("storage", c.t)}</p>` +
     (c.v.length ? `<details><summary>${esc(T.vendors)} (${c.v.length})</summary><ul>${c.v.map(vendor).join("")}</ul></details>` : "") +
     "</div>";
@@ -369,12 +369,14 @@
   // with data-consentry-declaration, every category with its vendors and their cookies,
   // what the visitor holds (and their consent id), and a button to change it; written
   // anew only when that changes, so that what is open or focused in it stays.
-  const declare = () => {
-    const html =
-      `<div lang="${C.l}" dir="${C.d ? "rtl" : "ltr"}">${cats.map((c, i) => category(c, i, "y")).join("")}` +
-      `${R ? consentId() : ""}<p><button type="button" data-consentry-open>${esc(T.settings)}</button></p></div>`;
-    for (const el of d.querySelectorAll("[data-consentry-declaration]")) if (el.cstD != html) el.innerHTML = P.createHTML((el.cstD = html));
-  };
+  // Most pages have none, and pay nothing for it; each one's ids are its own.
+  const declare = () =>
+    d.querySelectorAll("[data-consentry-declaration]").forEach((el, j) => {
+      const html =
+        `<div lang="${C.l}" dir="${C.d ? "rtl" : "ltr"}">${cats.map((c, i) => category(c, i, "y" + j + "-")).join("")}` +
+        `${R ? consentId() : ""}<p><button type="button" data-consentry-open>${esc(T.settings)}</button></p></div>`;
+      if (el.cstD != html) el.innerHTML = P.createHTML((el.cstD = html));
+    });
   const open = () => {
     if (modal) return;
     style();

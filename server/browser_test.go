@@ -2695,3 +2695,37 @@ func eraseRecord(t *testing.T, ctx context.Context) {
 	}
 	click(t, ctx, `.cst-p button[data-a="erase"]`)
 }
+
+// A page may ask for the settings before its body exists (a queued open, run as soon as
+// the receipt is read, while the rest of a slow page is still on its way): they open once
+// there is a body, with focus in them, and the first layer does not come over them.
+// Closed without a choice, they give way to it, focused.
+func TestBrowserSettingsOpenedBeforeTheBody(t *testing.T) {
+	b := newBrowserEnv(t, browserEnvOptions{wrap: func(pages http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rec := served(pages, r)
+			head, body, ok := strings.Cut(rec.Body.String(), "<body>")
+			if !ok {
+				relay(w, rec, rec.Body.String())
+				return
+			}
+			relay(w, rec, head) // the head, at once
+			w.(http.Flusher).Flush()
+			time.Sleep(time.Second)
+			_, _ = io.WriteString(w, "<body>"+body)
+		})
+	}})
+	ctx := browsertest.New(t, browsertest.Options{Init: `window.Consentry = [["open"], () => { window.bodyThen = !!document.body }]`})
+	b.open(t, ctx, "/")
+	if eval[bool](t, ctx, `window.bodyThen`) {
+		t.Fatal("the queue ran once the body was there: this test would not cover an open before it")
+	}
+	browsertest.WaitFor(t, ctx, "the settings, focused", `document.activeElement && document.activeElement.matches(".cst-p")`)
+	if eval[bool](t, ctx, `new Promise(r => setTimeout(() => r(!!document.querySelector(".cst") || !document.activeElement.matches(".cst-p")), 500))`) {
+		t.Error("the first layer came over the settings, or took focus from them")
+	}
+	press(t, ctx, kb.Escape)
+	browsertest.WaitFor(t, ctx, "the first layer, focused", `!document.querySelector(".cst-p") && document.activeElement.matches(".cst")`)
+	click(t, ctx, `.cst button[data-a="reject"]`)
+	browsertest.WaitFor(t, ctx, "the choice", `Consentry.get() && !document.querySelector(".cst")`)
+}

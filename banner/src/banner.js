@@ -332,6 +332,9 @@
       })
     );
   };
+  // The first layer, unless the settings are open (a page opened them first): they ask
+  // the same, and shown after them it would cover them.
+  const ask = () => box || modal || showBanner();
   const showNote = () => {
     if (note) return;
     style();
@@ -379,6 +382,8 @@
     });
   const open = () => {
     if (modal) return;
+    // Asked for before there is a body (a page's queued call), they wait for it.
+    if (!d.body) return d.addEventListener("DOMContentLoaded", open, { once: true });
     style();
     back = box ? back : d.activeElement;
     modal = node(
@@ -394,8 +399,13 @@
     modal.onkeydown = trap;
     modal.firstChild.focus();
   };
+  // Closed without a choice, the settings give way to the first layer they kept back (see
+  // ask), and focus goes there; a choice then returns it where it was before the settings.
   const close = () => {
+    const was = back;
     modal = remove(modal);
+    if (!R && !dnt && !gpc) ask();
+    back = was;
     (box || back || d.body).focus();
   };
   // Focus stays in the second layer; Escape closes it.
@@ -559,7 +569,7 @@
     // before is withdrawn all the same; with none ever, content of required categories
     // alone still runs.
     R || before ? apply(before) : activate();
-    if (!R) dnt || gpc ? shown(refuse) : box || showBanner();
+    if (!R) dnt || gpc ? shown(refuse) : ask();
     corner();
   };
   // The receipt, read again: when it changed (in another tab, say), its choice holds here.
@@ -634,7 +644,7 @@
     if (Array.isArray(queued)) consentry.push(...queued);
     // The first layer shows as soon as there is a body to put it in, even while a long page
     // is still arriving; the rest (blocked content, pageviews) waits for the whole document.
-    if (!R && !dnt && !gpc && d.body) showBanner();
+    if (!R && !dnt && !gpc && d.body) ask();
     d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", start) : start();
   });
 })(__CONSENTRY__);

@@ -38,7 +38,7 @@ var translations embed.FS
 
 // Shipped are the languages whose texts come with Consentry; the first is the fallback
 // of last resort for keys a site's default language lacks.
-var Shipped = []string{"en", "zh-CN", "ja", "fr", "es", "de", "it", "nl", "pl", "pt-BR", "pt-PT", "sv"}
+var Shipped = []string{"en", "zh-CN", "ja", "fr", "es", "de", "it", "nl", "pl", "pt-BR", "pt-PT", "sv", "cs", "da", "el", "hu", "nb", "ro"}
 
 // configIdent is the free identifier banner.js receives its config through; each build
 // writes one site's config, as JSON, in its place.

@@ -158,6 +158,13 @@ func TestChooseLanguage(t *testing.T) {
 		{"", "pt", "pt-BR"}, // Portuguese, unqualified, is Brazil's
 		{"", "pt-PT,pt;q=0.9", "pt-PT"},
 		{"", "pt-AO", "pt-PT"}, // Angola writes as Portugal does
+		{"", "no", "nb"},       // Norwegian, unqualified, gets Bokmål
+		{"", "nn-NO,nn;q=0.9", "nb"},
+		{"", "da-DK,da;q=0.9,en;q=0.8", "da"},
+		{"", "el-GR", "el"},
+		{"", "ro-MD", "ro"},
+		{"", "cs-CZ", "cs"},
+		{"", "hu-HU", "hu"},
 		{"es", "fr", "es"},     // the page's own language wins over the browser's
 		{"es-MX", "", "es"},    // a regional variant gets its language
 		{"klingon!", "", "en"}, // an unparsable tag gets the default

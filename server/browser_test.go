@@ -52,7 +52,7 @@ sites:
     analytics_mode: consent
     banner:
       policy_url: https://demo.example/privacy
-      languages: [en, zh-CN, ja, fr, es, de, it, nl, pl, pt-BR, pt-PT, sv, ar]
+      languages: [en, zh-CN, ja, fr, es, de, it, nl, pl, pt-BR, pt-PT, sv, cs, da, el, hu, nb, ro, ar]
       texts:
         ar: {title: اختيارك للخصوصية, accept: قبول الكل, reject: رفض الكل, customize: تخصيص}
       reload_on_withdraw: RELOAD

@@ -454,7 +454,7 @@ func TestCheckValidatesASitesFile(t *testing.T) {
 		return p
 	}
 	code, out, errs := check("../../sites.example.yaml")
-	if code != 0 || !strings.Contains(out, "site shop: policy_version 2026-11-24, exempt analytics, banner in 12 languages (default en)") ||
+	if code != 0 || !strings.Contains(out, "site shop: policy_version 2026-11-24, exempt analytics, banner in 18 languages (default en)") ||
 		!strings.HasSuffix(out, "sites.example.yaml: ok\n") || errs != "" {
 		t.Errorf("the example: exit %d\n%s%s", code, out, errs)
 	}

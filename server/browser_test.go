@@ -2679,6 +2679,13 @@ func TestBrowserBarLayout(t *testing.T) {
 			}
 			browsertest.Screenshot(t, ctx, filepath.Join(dir, fmt.Sprintf("banner-bar-%s-%d.png", theme, width)))
 		}
+		// Right to left, the text starts at the right and the choices are at its left.
+		viewport(t, ctx, 1280, 800)
+		b.open(t, ctx, "/?lang=ar")
+		browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
+		if g := eval[geometry](t, ctx, strings.Replace(measure, "TextRight: p.right", "TextRight: p.left", 1)); g.ChoicesRight > g.TextRight {
+			t.Errorf("%s, right to left: the choices are not at the text's left: %+v", theme, g)
+		}
 	}
 }
 

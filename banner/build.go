@@ -93,12 +93,14 @@ func (b *Bundle) makeETags() {
 
 // Banners holds every site's banner. Bundles are built on first request, once each.
 type Banners struct {
-	code  string // minified banner.js, configIdent still in it
-	css   string // minified banner.css
-	bar   string // minified bar.css, for sites with layout: bar
-	texts map[string]map[string]string
-	keys  []string // text keys other than category names and descriptions
-	sites map[string]*siteBanners
+	code string // minified banner.js, configIdent still in it
+	css  string // minified banner.css
+	// layouts are the minified styles of each layout but the default (bar.css for layout:
+	// bar), for the sites that have it.
+	layouts map[string]string
+	texts   map[string]map[string]string
+	keys    []string // text keys other than category names and descriptions
+	sites   map[string]*siteBanners
 	// warnings are what New accepted but an operator should mend.
 	warnings []string
 }
@@ -128,11 +130,11 @@ func New(sites *consent.Sites) (*Banners, error) {
 	if err != nil {
 		return nil, err
 	}
-	code, css, bar, err := minified()
+	code, css, layouts, err := minified()
 	if err != nil {
 		return nil, err
 	}
-	bs := &Banners{code: code, css: css, bar: bar, texts: texts, sites: map[string]*siteBanners{}}
+	bs := &Banners{code: code, css: css, layouts: layouts, texts: texts, sites: map[string]*siteBanners{}}
 	for _, k := range slices.Sorted(maps.Keys(texts[Shipped[0]])) {
 		if !strings.HasPrefix(k, "cat.") {
 			bs.keys = append(bs.keys, k)
@@ -170,18 +172,27 @@ func shippedTexts() (map[string]map[string]string, error) {
 }
 
 // minified reads the generated script and styles.
-func minified() (code, css, bar string, err error) {
-	var files [3][]byte
-	for i, name := range []string{"banner.min.js", "banner.min.css", "bar.min.css"} {
-		if files[i], err = dist.ReadFile("dist/" + name); err != nil {
-			return "", "", "", err
+func minified() (code, css string, layouts map[string]string, err error) {
+	read := func(name string) (string, error) {
+		data, err := dist.ReadFile("dist/" + name)
+		return strings.TrimSpace(string(data)), err
+	}
+	if code, err = read("banner.min.js"); err != nil {
+		return "", "", nil, err
+	}
+	if strings.Count(code, configIdent) != 1 {
+		return "", "", nil, fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", configIdent)
+	}
+	if css, err = read("banner.min.css"); err != nil {
+		return "", "", nil, err
+	}
+	layouts = map[string]string{}
+	for _, l := range consent.Layouts[1:] {
+		if layouts[l], err = read(l + ".min.css"); err != nil {
+			return "", "", nil, err
 		}
 	}
-	code = strings.TrimSpace(string(files[0]))
-	if strings.Count(code, configIdent) != 1 {
-		return "", "", "", fmt.Errorf("banner.min.js: %s must appear exactly once (go generate ./banner)", configIdent)
-	}
-	return code, strings.TrimSpace(string(files[1])), strings.TrimSpace(string(files[2])), nil
+	return code, css, layouts, nil
 }
 
 // plan checks a site's languages and texts and prepares its (unbuilt) bundles.
@@ -398,7 +409,7 @@ type config struct {
 	Domain  string `json:"o"`
 	Reload  bool   `json:"r"`
 	Button  bool   `json:"f,omitempty"` // settings_button
-	Bar     bool   `json:"y,omitempty"` // layout: bar
+	Layout  string `json:"y,omitempty"` // layout, but the default box
 	// Kin: the site offers another variant of this language (pt-BR and pt-PT), so a page
 	// that names its region asks the server which one it gets.
 	Kin    bool                `json:"a,omitempty"`
@@ -448,11 +459,12 @@ func (bs *Banners) source(sb *siteBanners, lang string, sig Signal) (*Bundle, []
 		Site: s.ID, Policy: s.PolicyVersion, Lang: lang, RTL: rightToLeft(lang), Exempt: s.AnalyticsMode == consent.ModeExempt,
 		Beacon: s.CategoryFor("beacon"), URL: s.Banner.PolicyURL, Cookie: s.Banner.CookieName,
 		Domain: s.Banner.CookieDomain, Reload: s.Banner.ReloadOnWithdraw,
-		Button: s.Banner.SettingsButton, Bar: s.Banner.Layout == "bar", Kin: kin(sb.langs, lang), Texts: map[string]string{}, CSS: bs.css,
+		Button: s.Banner.SettingsButton, Kin: kin(sb.langs, lang), Texts: map[string]string{}, CSS: bs.css,
 	}
-	// Styles for a feature go only to the sites that have it, after the rest.
-	if c.Bar {
-		c.CSS += bs.bar
+	// A layout's styles go only to the sites that have it, after the rest.
+	if s.Banner.Layout != consent.Layouts[0] {
+		c.Layout = s.Banner.Layout
+		c.CSS += bs.layouts[c.Layout]
 	}
 	for _, k := range bs.keys {
 		c.Texts[k] = bs.text(s, lang, k)

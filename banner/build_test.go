@@ -270,24 +270,32 @@ func TestBuildsSayWhenAKinLanguageIsOffered(t *testing.T) {
 	}
 }
 
-// A feature's styles travel only to the sites that have it: the bar's are in a bar
-// site's script, after banner.css, and in no box site's.
-func TestBarStylesOnlyForBarSites(t *testing.T) {
-	sites, err := consent.ParseSites("s.yaml", []byte(strings.Replace(customSite, "    banner:\n", "    banner:\n      layout: bar\n", 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bars, err := New(sites)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bar, _ := bars.Bundle("club", "en")
+// A layout's styles travel only to the sites that have it: the bar's are in a bar site's
+// script, after banner.css, and the corner's in a corner site's; a box site has neither.
+func TestLayoutStylesOnlyForTheirSites(t *testing.T) {
 	box, _ := customBanners(t).Bundle("club", "en")
-	if c := configOf(t, bar); !c.Bar || !strings.HasSuffix(c.CSS, bars.bar) || !strings.HasPrefix(c.CSS, bars.css) || !strings.Contains(bars.bar, ".cst-y") {
-		t.Errorf("a bar site's styles: bar %v, %d bytes of CSS", c.Bar, len(c.CSS))
+	if c := configOf(t, box); c.Layout != "" || strings.Contains(c.CSS, ".cst-bar") || strings.Contains(c.CSS, ".cst-corner") {
+		t.Errorf("a box site's styles carry a layout's: layout %q", c.Layout)
 	}
-	if c := configOf(t, box); c.Bar || strings.Contains(c.CSS, ".cst-y") {
-		t.Errorf("a box site's styles carry the bar's: bar %v", c.Bar)
+	for _, layout := range []string{"bar", "corner"} {
+		sites, err := consent.ParseSites("s.yaml", []byte(strings.Replace(customSite, "    banner:\n", "    banner:\n      layout: "+layout+"\n", 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs, err := New(sites)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := bs.Bundle("club", "en")
+		c := configOf(t, b)
+		if c.Layout != layout || c.CSS != bs.css+bs.layouts[layout] || !strings.Contains(bs.layouts[layout], ".cst-"+layout) {
+			t.Errorf("a %s site's styles: layout %q, %d bytes of CSS", layout, c.Layout, len(c.CSS))
+		}
+		for other, css := range bs.layouts {
+			if other != layout && strings.Contains(c.CSS, css) {
+				t.Errorf("a %s site's styles carry the %s's", layout, other)
+			}
+		}
 	}
 }
 
@@ -416,7 +424,7 @@ func TestDistIsMinifiedFromSources(t *testing.T) {
 			t.Errorf("%s is not esbuild's output of src/ (%v): run go generate ./banner", name, err)
 		}
 	}
-	if len(files) != 3 {
+	if len(files) != 4 {
 		t.Errorf("dist files checked: %v", len(files))
 	}
 }

@@ -132,7 +132,8 @@ type Banner struct {
 	// already ran stop.
 	ReloadOnWithdraw bool `yaml:"reload_on_withdraw" json:"reload_on_withdraw"`
 	// Layout is the first layer's shape: "box" (the default), a box at the bottom middle
-	// of the viewport, or "bar", a strip across its bottom edge.
+	// of the viewport; "bar", a strip across its bottom edge; or "corner", a smaller box
+	// in the bottom corner where lines end.
 	Layout string `yaml:"layout" json:"layout"`
 	// SettingsButton keeps a "Cookie settings" button in a corner of every page once the
 	// visitor has chosen, so that they can change or withdraw their choice where the page
@@ -154,7 +155,7 @@ var GoogleConsentTypes = []string{"ad_storage", "ad_user_data", "ad_personalizat
 	"functionality_storage", "personalization_storage", "security_storage"}
 
 // Layouts are the first layer's shapes, the default first.
-var Layouts = []string{"box", "bar"}
+var Layouts = []string{"box", "bar", "corner"}
 
 // MicrosoftConsentTypes are the types of Microsoft Advertising's UET Consent Mode.
 var MicrosoftConsentTypes = []string{"ad_storage"}

@@ -111,7 +111,7 @@ sites:
 			`banner.languages: must include default_lang "en us"`,
 			`banner.cookie_name: must be a cookie name`,
 			`banner.cookie_domain: must be a lower-case domain`,
-			`banner.layout: must be one of box, bar`,
+			`banner.layout: must be one of box, bar, corner`,
 			`banner.google_consent_mode.ad_magic: unknown consent type`,
 			`banner.google_consent_mode.ad_storage: unknown category "marketing"`,
 			`banner.microsoft_consent_mode.ad_personalization: unknown consent type (known: ad_storage)`,

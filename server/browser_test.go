@@ -1547,12 +1547,14 @@ func TestBrowserDoubleClickRecordsOneDecision(t *testing.T) {
 func TestBrowserFocusNotObscuredByTheBanner(t *testing.T) {
 	b := newBrowserEnv(t, browserEnvOptions{corner: true, wrap: longPage})
 	bar := newBrowserEnv(t, browserEnvOptions{layout: "bar", wrap: longPage})
+	corner := newBrowserEnv(t, browserEnvOptions{layout: "corner", wrap: longPage})
 	for _, tc := range []struct {
 		name  string
 		b     *browserEnv
 		opts  browsertest.Options
 		shown string // the first layer, the note, or the settings button
 	}{{"first layer", b, browsertest.Options{}, ".cst"}, {"first layer, bar", bar, browsertest.Options{}, ".cst"},
+		{"first layer, corner", corner, browsertest.Options{}, ".cst"},
 		{"signal note", b, browsertest.Options{DNT: true}, ".cst-n"}, {"settings button", b, browsertest.Options{}, ".cst-f"}} {
 		b := tc.b
 		t.Run(tc.name, func(t *testing.T) {
@@ -1663,7 +1665,7 @@ func TestBrowserTabsOpenedTogetherRecordOneRefusal(t *testing.T) {
 	}
 }
 
-// A printed page shows the page, not the banner (as a box or a bar), its second layer or
+// A printed page shows the page, not the banner (in any layout), its second layer or
 // the signal note.
 func TestBrowserBannerIsNotPrinted(t *testing.T) {
 	for _, tc := range []struct {
@@ -1673,6 +1675,7 @@ func TestBrowserBannerIsNotPrinted(t *testing.T) {
 	}{
 		{browsertest.Options{}, "box", `[".cst", ".cst-m"]`},
 		{browsertest.Options{}, "bar", `[".cst", ".cst-m"]`},
+		{browsertest.Options{}, "corner", `[".cst", ".cst-m"]`},
 		{browsertest.Options{DNT: true}, "box", `[".cst-n", ".cst-m"]`},
 	} {
 		b := newBrowserEnv(t, browserEnvOptions{layout: tc.layout})
@@ -2639,6 +2642,16 @@ func TestBrowserCallsQueuedBeforeTheBanner(t *testing.T) {
 	eventually(t, "events tracked", 100*time.Millisecond, "pushed queued", names)
 }
 
+// layerGeometry is where the first layer, its title, text and choices are, in CSS pixels,
+// and the viewport's size (measureLayer).
+type layerGeometry struct {
+	Left, Right, Bottom, Width, Height, TitleLeft, TextRight, TextBottom, ChoicesLeft, ChoicesRight, ChoicesTop float64
+}
+
+const measureLayer = `(() => { const r = (s) => document.querySelector(s).getBoundingClientRect(), l = r(".cst"), p = r(".cst p"), c = r(".cst .cst-b");
+	return {Left: l.left, Right: l.right, Bottom: l.bottom, Width: innerWidth, Height: innerHeight,
+		TitleLeft: r(".cst h2").left, TextRight: p.right, TextBottom: p.bottom, ChoicesLeft: c.left, ChoicesRight: c.right, ChoicesTop: c.top} })()`
+
 // layout: bar puts the first layer in a strip across the bottom edge of the viewport: on a
 // wide screen its text beside its three equal choices, and the two no wider than 72em in
 // its middle (lines a reader can follow); on a phone its choices under its text. axe
@@ -2648,12 +2661,8 @@ func TestBrowserBarLayout(t *testing.T) {
 	dir := screenshotDir()
 	axe := nodeModule(t, "axe-core/axe.min.js")
 	b := newBrowserEnv(t, browserEnvOptions{layout: "bar"})
-	type geometry struct {
-		Left, Right, Bottom, Width, Height, TitleLeft, TextRight, TextBottom, ChoicesLeft, ChoicesRight, ChoicesTop float64
-	}
-	const measure = `(() => { const r = (s) => document.querySelector(s).getBoundingClientRect(), l = r(".cst"), p = r(".cst p"), c = r(".cst .cst-b");
-		return {Left: l.left, Right: l.right, Bottom: l.bottom, Width: innerWidth, Height: innerHeight,
-			TitleLeft: r(".cst h2").left, TextRight: p.right, TextBottom: p.bottom, ChoicesLeft: c.left, ChoicesRight: c.right, ChoicesTop: c.top} })()`
+	type geometry = layerGeometry
+	const measure = measureLayer
 	for _, theme := range []string{"light", "dark"} {
 		ctx := browsertest.New(t, browsertest.Options{Dark: theme == "dark", ReducedMotion: true})
 		for _, width := range []int64{1280, 390} {
@@ -2735,4 +2744,38 @@ func TestBrowserSettingsOpenedBeforeTheBody(t *testing.T) {
 	browsertest.WaitFor(t, ctx, "the first layer, focused", `!document.querySelector(".cst-p") && document.activeElement.matches(".cst")`)
 	click(t, ctx, `.cst button[data-a="reject"]`)
 	browsertest.WaitFor(t, ctx, "the choice", `Consentry.get() && !document.querySelector(".cst")`)
+}
+
+// layout: corner puts the first layer in a smaller box in the bottom corner where lines
+// end: bottom right, and bottom left right to left; on a phone it spans the width as the
+// box does. Its three choices keep equal weight (stacked, each a whole row), and axe
+// finds nothing in it.
+func TestBrowserCornerLayout(t *testing.T) {
+	dir := screenshotDir()
+	axe := nodeModule(t, "axe-core/axe.min.js")
+	b := newBrowserEnv(t, browserEnvOptions{layout: "corner"})
+	ctx := browsertest.New(t, browsertest.Options{ReducedMotion: true})
+	for _, tc := range []struct {
+		width int64
+		lang  string
+		where func(g layerGeometry) bool
+	}{
+		{1280, "en", func(g layerGeometry) bool { return math.Abs(g.Width-15-g.Right) <= 1 && g.Right-g.Left <= 24*15+1 }},
+		{1280, "ar", func(g layerGeometry) bool { return math.Abs(g.Left-15) <= 1 && g.Right-g.Left <= 24*15+1 }},
+		{390, "en", func(g layerGeometry) bool { return math.Abs(g.Left-15) <= 1 && math.Abs(g.Width-15-g.Right) <= 1 }},
+	} {
+		what := fmt.Sprintf("%s, %d px", tc.lang, tc.width)
+		viewport(t, ctx, tc.width, 800)
+		b.open(t, ctx, "/?lang="+tc.lang)
+		browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
+		if g := eval[layerGeometry](t, ctx, measureLayer); !tc.where(g) || math.Abs(g.Height-15-g.Bottom) > 1 {
+			t.Errorf("%s: the box is not where it belongs: %+v", what, g)
+		}
+		equalChoices(t, ctx, what, ".cst")
+		browsertest.Do(t, ctx, chromedp.Evaluate[chromedp.Void](string(axe)))
+		for _, v := range runAxe(t, ctx, "document").Violations {
+			t.Errorf("%s, axe: %s", what, v)
+		}
+		browsertest.Screenshot(t, ctx, filepath.Join(dir, fmt.Sprintf("banner-corner-%s-%d.png", tc.lang, tc.width)))
+	}
 }

@@ -314,7 +314,7 @@
     back = d.activeElement;
     const link = C.u ? ` <a href="${esc(C.u)}">${esc(T.policy)}</a>` : "";
     box = node(
-      `<div class="cst${C.y ? " cst-y" : ""}" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1" autofocus><h2 id="cst-t">${esc(T.title)}</h2>` +
+      `<div class="cst${C.y ? " cst-" + C.y : ""}" role="dialog" aria-labelledby="cst-t" aria-describedby="cst-d" tabindex="-1" autofocus><h2 id="cst-t">${esc(T.title)}</h2>` +
         `<p id="cst-d">${esc(T.text)}${link}</p>${choices(["accept", "accept"], ["reject", "reject"], ["custom", "customize"])}</div>`
     );
     // autofocus moves focus in as the banner is first rendered, with the layout that

@@ -460,7 +460,7 @@ func TestCheckValidatesASitesFile(t *testing.T) {
 	}
 	bad := write(strings.Replace(finnishSite, "    banner:\n", "    banner:\n      layout: cloud\n", 1))
 	code, out, errs = check(bad)
-	if code != 1 || out != "" || !strings.Contains(errs, "banner.layout: must be one of box, bar") {
+	if code != 1 || out != "" || !strings.Contains(errs, "banner.layout: must be one of box, bar, corner") {
 		t.Errorf("a sites file with a bad layout: exit %d\n%s%s", code, out, errs)
 	}
 	bad = write(strings.Replace(finnishSite, "title: Sinun valintasi, ", "", 1))

@@ -2661,8 +2661,6 @@ func TestBrowserBarLayout(t *testing.T) {
 	dir := screenshotDir()
 	axe := nodeModule(t, "axe-core/axe.min.js")
 	b := newBrowserEnv(t, browserEnvOptions{layout: "bar"})
-	type geometry = layerGeometry
-	const measure = measureLayer
 	for _, theme := range []string{"light", "dark"} {
 		ctx := browsertest.New(t, browsertest.Options{Dark: theme == "dark", ReducedMotion: true})
 		for _, width := range []int64{1280, 390} {
@@ -2670,7 +2668,7 @@ func TestBrowserBarLayout(t *testing.T) {
 			viewport(t, ctx, width, 800)
 			b.open(t, ctx, "/")
 			browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
-			g := eval[geometry](t, ctx, measure)
+			g := eval[layerGeometry](t, ctx, measureLayer)
 			if math.Abs(g.Left) > 1 || math.Abs(g.Right-g.Width) > 1 || math.Abs(g.Bottom-g.Height) > 1 {
 				t.Errorf("%s: the bar does not span the bottom edge: %+v", what, g)
 			}
@@ -2692,7 +2690,7 @@ func TestBrowserBarLayout(t *testing.T) {
 		viewport(t, ctx, 1280, 800)
 		b.open(t, ctx, "/?lang=ar")
 		browsertest.WaitFor(t, ctx, "the first layer", `!!document.querySelector(".cst")`)
-		if g := eval[geometry](t, ctx, strings.Replace(measure, "TextRight: p.right", "TextRight: p.left", 1)); g.ChoicesRight > g.TextRight {
+		if g := eval[layerGeometry](t, ctx, strings.Replace(measureLayer, "TextRight: p.right", "TextRight: p.left", 1)); g.ChoicesRight > g.TextRight {
 			t.Errorf("%s, right to left: the choices are not at the text's left: %+v", theme, g)
 		}
 	}

@@ -246,6 +246,7 @@
       : consentry[x[0]]
         ? safely(() => consentry[x[0]](...x.slice(1)))
         : console.warn(`Consentry: no such call "${x[0]}"`);
+  const dir = C.d ? "rtl" : "ltr"; // the banner's language's, whatever the page's
   const esc = (s) => String(s).replace(/[&<>"]/g, (c) => "&#" + c.charCodeAt(0) + ";");
   // Each layer goes in a holder of its own at the end of the body, shown in the browser's
   // top layer where there is one: above whatever the page shows (a chat widget at the
@@ -265,7 +266,7 @@
     o.innerHTML = P.createHTML(html);
     const n = o.firstChild;
     n.lang = C.l;
-    n.dir = C.d ? "rtl" : "ltr"; // its own, not the page's
+    n.dir = dir; // its own, not the page's
     n.onclick = act;
     return n;
   };
@@ -376,7 +377,7 @@
   const declare = () =>
     d.querySelectorAll("[data-consentry-declaration]").forEach((el, j) => {
       const html =
-        `<div lang="${C.l}" dir="${C.d ? "rtl" : "ltr"}">${cats.map((c, i) => category(c, i, "y" + j + "-")).join("")}` +
+        `<div lang="${C.l}" dir="${dir}">${cats.map((c, i) => category(c, i, "y" + j + "-")).join("")}` +
         `${R ? consentId() : ""}<p><button type="button" data-consentry-open>${esc(T.settings)}</button></p></div>`;
       if (el.cstD != html) el.innerHTML = P.createHTML((el.cstD = html));
     });
